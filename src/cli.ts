@@ -1,0 +1,20 @@
+// orchestry-ingest: the command line. Each command group lives in src/cli/<group>.ts.
+import { Command } from 'commander';
+import { registerCoreCommands } from './cli/core.ts';
+import { registerStackCommands } from './cli/stack.ts';
+import { registerDlqCommands } from './cli/dlq.ts';
+import { registerJobCommands } from './cli/jobs.ts';
+
+const program = new Command('orchestry-ingest')
+  .description('Kafka-to-PostgreSQL telemetry ingestion worker for Orchestry')
+  .showHelpAfterError();
+
+registerCoreCommands(program);
+registerStackCommands(program);
+registerDlqCommands(program);
+registerJobCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`orchestry-ingest: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

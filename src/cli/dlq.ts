@@ -1,0 +1,33 @@
+// dlq replay: re-publishes dead-lettered messages to their source topic.
+import type { Command } from 'commander';
+import { createKafka } from '../kafka/client.ts';
+import { replayDlq } from '../ingest/replay.ts';
+import { brokersFor, configOrExit, loggerFor } from './context.ts';
+
+export function registerDlqCommands(program: Command): void {
+  const dlq = program.command('dlq').description('the dead-letter topic');
+  dlq
+    .command('replay')
+    .description('re-publish DLQ messages to their source topic (original key, value and headers)')
+    .option('--code <code>', 'only messages with this error code, e.g. E_DB_REJECTED')
+    .option('--since <time>', 'only messages dead-lettered at or after this RFC 3339 time')
+    .option('--timeout-ms <ms>', 'stop when no message arrives for this long', '5000')
+    .action(async (opts: { code?: string; since?: string; timeoutMs: string }) => {
+      const config = configOrExit();
+      const brokers = brokersFor(config);
+      const since = opts.since ? Date.parse(opts.since) : undefined;
+      if (since !== undefined && Number.isNaN(since)) {
+        process.stderr.write(`orchestry-ingest: --since: ${opts.since} is not an RFC 3339 time\n`);
+        process.exit(2);
+      }
+      const kafka = createKafka({ ...config.kafka, brokers }, loggerFor(config));
+      const res = await replayDlq(kafka, {
+        dlqTopic: config.kafka.topics.dlq,
+        ...(opts.code ? { code: opts.code } : {}),
+        ...(since !== undefined ? { sinceMs: since } : {}),
+        idleTimeoutMs: Number(opts.timeoutMs),
+        progress: (p) => process.stderr.write(`\rscanned ${p.scanned}, replayed ${p.replayed}`),
+      });
+      process.stderr.write(`\nreplayed ${res.replayed} of ${res.scanned} DLQ messages\n`);
+    });
+}

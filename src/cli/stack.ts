@@ -1,0 +1,42 @@
+// stack up | down | status: the embedded local stack (real Kafka broker, real PostgreSQL).
+import type { Command } from 'commander';
+import { stackDown, stackStatus, stackUp } from '../stack/index.ts';
+import { configOrExit } from './context.ts';
+
+export function registerStackCommands(program: Command): void {
+  const stack = program.command('stack').description('the embedded local stack: Apache Kafka (KRaft) and PostgreSQL under .stack/');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  stack
+    .command('up')
+    .description('start what is not configured (idempotent); prints KAFKA_BROKERS=... and DATABASE_URL=... on stdout')
+    .action(async () => {
+      const config = configOrExit();
+      const up = await stackUp({
+        ...(config.db.url ? { databaseUrl: config.db.url } : {}),
+        ...(config.kafka.brokers ? { kafkaBrokers: config.kafka.brokers.join(',') } : {}),
+        topics: config.kafka.topics,
+        log,
+      });
+      process.stdout.write(`KAFKA_BROKERS=${up.kafkaBrokers}\nDATABASE_URL=${up.databaseUrl}\n`);
+    });
+
+  stack
+    .command('down')
+    .description('stop the local stack and leave no process behind')
+    .option('--purge', 'also delete its data')
+    .action(async (opts: { purge?: boolean }) => {
+      await stackDown({ log, purge: Boolean(opts.purge) });
+    });
+
+  stack
+    .command('status')
+    .description('say what runs where')
+    .action(async () => {
+      const s = await stackStatus();
+      process.stdout.write(
+        `kafka:    ${s.kafka.running ? `running (pid ${s.kafka.pid}) at ${s.kafka.brokers}` : 'stopped'}\n` +
+          `postgres: ${s.postgres.running ? `running (pid ${s.postgres.pid}) at ${s.postgres.url}` : 'stopped'}\n`,
+      );
+    });
+}

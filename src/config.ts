@@ -1,0 +1,231 @@
+// Configuration: one zod schema, read once from the environment at start.
+// Names carry their units; a bad value stops start-up with one message naming every bad variable.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1));
+const pgUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+  .refine((s) => URL.canParse(s), 'is not a valid URL');
+const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name');
+const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron expression with 5 or 6 fields');
+
+/** The environment variables the worker reads, with defaults. Every key is documented in the README. */
+export const envSchema = z.object({
+  KAFKA_BROKERS: csv.optional(),
+  KAFKA_CLIENT_ID: z.string().min(1).default('orchestry-ingest'),
+  KAFKA_GROUP_ID: z.string().min(1).default('orchestry-ingest'),
+  KAFKA_TOPIC_STATS: topic.default('orchestry.container.stats'),
+  KAFKA_TOPIC_LIFECYCLE: topic.default('orchestry.container.lifecycle'),
+  KAFKA_TOPIC_DLQ: topic.default('orchestry.ingest.dlq'),
+  KAFKA_SSL: bool.default(false),
+  KAFKA_SSL_CA_FILE: z.string().optional(),
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool.default(true),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_SESSION_TIMEOUT_MS: int(6000, 300000).default(30000),
+  DATABASE_URL: pgUrl.optional(),
+  DATABASE_REPLICA_URL: pgUrl.optional(),
+  DATABASE_POOL_MAX: int(2, 200).default(10),
+  DATABASE_SSL: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  DATABASE_SSL_CA_FILE: z.string().optional(),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3600000).default(60000),
+  HTTP_PORT: int(0, 65535).default(9464),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ARCHIVE_DIR: z.string().min(1).default('./archive'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool.optional(),
+  WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  BATCH_MAX_MESSAGES: int(1, 1000000).default(5000),
+  BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  BATCH_MAX_WAIT_MS: int(0, 60000).default(200),
+  PARTITIONS_CONCURRENCY: int(1, 64).default(2),
+  MESSAGE_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  TIMESTAMP_MAX_FUTURE_SKEW_MS: int(0, 7 * 86400000).default(5 * 60000),
+  DB_RETRY_MAX_BACKOFF_MS: int(100, 300000).default(30000),
+  SHUTDOWN_TIMEOUT_MS: int(1000, 600000).default(30000),
+  RETENTION_EVENTS_DAYS: int(1, 3650).default(30),
+  RETENTION_METRICS_INSTANCE_DAYS: int(1, 3650).default(7),
+  RETENTION_METRICS_APP_DAYS: int(1, 3650).default(30),
+  RETENTION_STOPPED_INSTANCES_DAYS: int(1, 3650).default(7),
+  ARCHIVE_BEFORE_DROP: bool.default(false),
+  PARTITIONS_AHEAD_DAYS: int(1, 90).default(3),
+  ROLLUP_GRACE_MINUTES: int(0, 10080).default(60),
+  SCHEDULER_ENABLED: bool.default(true),
+  SCHEDULE_PARTITIONS: cron.default('*/15 * * * *'),
+  SCHEDULE_ROLLUPS: cron.default('* * * * *'),
+  SCHEDULE_RETENTION: cron.default('0 2 * * *'),
+  SCHEDULE_ARCHIVE: cron.default('30 2 * * *'),
+  SCHEDULE_COMPRESS_EVENTS: cron.default('0 1 * * *'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  kafka: {
+    brokers: string[] | undefined;
+    clientId: string;
+    groupId: string;
+    topics: { stats: string; lifecycle: string; dlq: string };
+    ssl: { enabled: boolean; caFile: string | undefined; rejectUnauthorized: boolean };
+    sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+    sessionTimeoutMs: number;
+  };
+  db: {
+    url: string | undefined;
+    replicaUrl: string | undefined;
+    poolMax: number;
+    ssl: 'disable' | 'require' | 'verify-full';
+    sslCaFile: string | undefined;
+    statementTimeoutMs: number;
+  };
+  http: { port: number; host: string; adminToken: string | undefined };
+  archiveDir: string;
+  log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  workerId: string;
+  batch: {
+    maxMessages: number;
+    maxBytes: number;
+    maxWaitMs: number;
+    partitionsConcurrency: number;
+    messageMaxBytes: number;
+  };
+  timestampMaxFutureSkewMs: number;
+  dbRetryMaxBackoffMs: number;
+  shutdownTimeoutMs: number;
+  retention: { eventsDays: number; metricsInstanceDays: number; metricsAppDays: number; stoppedInstancesDays: number; archiveBeforeDrop: boolean };
+  partitionsAheadDays: number;
+  rollupGraceMinutes: number;
+  scheduler: {
+    enabled: boolean;
+    schedules: { partitions: string; rollups: string; retention: string; archive: string; 'compress-events': string };
+  };
+}
+
+/** Raised when the environment does not make a valid configuration; `message` names every bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'E_CONFIG';
+  constructor(readonly problems: { variable: string; reason: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Empty strings count as unset, as in most twelve-factor tools. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = envSchema.safeParse(raw);
+  const problems: { variable: string; reason: string }[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '(environment)');
+      problems.push({ variable, reason: `${issue.message} (got ${JSON.stringify(raw[variable] === undefined ? undefined : mask(variable, raw[variable]))})` });
+    }
+  }
+  const e = parsed.success ? parsed.data : undefined;
+  if (e) {
+    const sasl = [e.KAFKA_SASL_MECHANISM, e.KAFKA_SASL_USERNAME, e.KAFKA_SASL_PASSWORD];
+    if (sasl.some((x) => x !== undefined) && sasl.some((x) => x === undefined)) {
+      for (const [i, name] of ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'].entries()) {
+        if (sasl[i] === undefined) problems.push({ variable: name, reason: 'must be set when any KAFKA_SASL_* variable is set' });
+      }
+    }
+  }
+  if (problems.length > 0 || !e) throw new ConfigError(problems);
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.KAFKA_GROUP_ID,
+      topics: { stats: e.KAFKA_TOPIC_STATS, lifecycle: e.KAFKA_TOPIC_LIFECYCLE, dlq: e.KAFKA_TOPIC_DLQ },
+      ssl: { enabled: e.KAFKA_SSL, caFile: e.KAFKA_SSL_CA_FILE, rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED },
+      sasl:
+        e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+          ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+          : undefined,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    },
+    db: {
+      url: e.DATABASE_URL,
+      replicaUrl: e.DATABASE_REPLICA_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      ssl: e.DATABASE_SSL,
+      sslCaFile: e.DATABASE_SSL_CA_FILE,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    http: { port: e.HTTP_PORT, host: e.HTTP_HOST, adminToken: e.ADMIN_TOKEN },
+    archiveDir: e.ARCHIVE_DIR,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? Boolean(process.stderr.isTTY) },
+    workerId: e.WORKER_ID,
+    batch: {
+      maxMessages: e.BATCH_MAX_MESSAGES,
+      maxBytes: e.BATCH_MAX_BYTES,
+      maxWaitMs: e.BATCH_MAX_WAIT_MS,
+      partitionsConcurrency: e.PARTITIONS_CONCURRENCY,
+      messageMaxBytes: e.MESSAGE_MAX_BYTES,
+    },
+    timestampMaxFutureSkewMs: e.TIMESTAMP_MAX_FUTURE_SKEW_MS,
+    dbRetryMaxBackoffMs: e.DB_RETRY_MAX_BACKOFF_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    retention: {
+      eventsDays: e.RETENTION_EVENTS_DAYS,
+      metricsInstanceDays: e.RETENTION_METRICS_INSTANCE_DAYS,
+      metricsAppDays: e.RETENTION_METRICS_APP_DAYS,
+      stoppedInstancesDays: e.RETENTION_STOPPED_INSTANCES_DAYS,
+      archiveBeforeDrop: e.ARCHIVE_BEFORE_DROP,
+    },
+    partitionsAheadDays: e.PARTITIONS_AHEAD_DAYS,
+    rollupGraceMinutes: e.ROLLUP_GRACE_MINUTES,
+    scheduler: {
+      enabled: e.SCHEDULER_ENABLED,
+      schedules: {
+        partitions: e.SCHEDULE_PARTITIONS,
+        rollups: e.SCHEDULE_ROLLUPS,
+        retention: e.SCHEDULE_RETENTION,
+        archive: e.SCHEDULE_ARCHIVE,
+        'compress-events': e.SCHEDULE_COMPRESS_EVENTS,
+      },
+    },
+  };
+}
+
+const SECRET_VARS = /PASSWORD|TOKEN|SECRET/;
+
+/** Masks a secret value, or the password inside a connection URL. */
+export function mask(variable: string, value: string): string {
+  if (SECRET_VARS.test(variable)) return '****';
+  return maskUrl(value);
+}
+
+/** Replaces the password of any `scheme://user:pass@host` inside `value` with ****. */
+export function maskUrl(value: string): string {
+  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1****@');
+}
+
+/** The effective configuration as the environment variables it came from, secrets masked. */
+export function describeConfig(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  const parsed = envSchema.parse(
+    Object.fromEntries(Object.keys(envSchema.shape).flatMap((k) => (env[k] ? [[k, env[k]]] : []))),
+  ) as Record<string, unknown>;
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = parsed[key];
+    if (v === undefined) out[key] = '(unset)';
+    else out[key] = mask(key, Array.isArray(v) ? v.join(',') : String(v));
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+// Typed errors with stable codes. `retryable` decides what the caller does: retry/pause the
+// consumer (true), or dead-letter the message / fail the job (false).
+
+export type ErrorCode =
+  | 'E_CONFIG'
+  | 'E_JSON'
+  | 'E_UTF8'
+  | 'E_TOO_LARGE'
+  | 'E_SCHEMA'
+  | 'E_VERSION'
+  | 'E_OUT_OF_RANGE'
+  | 'E_NUL_BYTE'
+  | 'E_DB_REJECTED'
+  | 'E_DB_UNAVAILABLE'
+  | 'E_FENCED'
+  | 'E_JOB_RUNNING'
+  | 'E_JOB_UNKNOWN'
+  | 'E_MIGRATION_CHANGED'
+  | 'E_ARCHIVE_CORRUPT'
+  | 'E_INTERNAL';
+
+export class IngestError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IngestError';
+  }
+}
+
+/** The SQLSTATE of a PostgreSQL error, or undefined for anything else. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * Data errors (class 22: data exception, class 23: integrity constraint violation) are caused by a
+ * row and will fail again: isolate and dead-letter. Everything else (connection loss, 08xxx,
+ * 57Pxx admin shutdown, 53xxx resources, 40001/40P01 serialization/deadlock) may pass on retry.
+ */
+export function isRowError(err: unknown): boolean {
+  const s = sqlState(err);
+  return s !== undefined && (s.startsWith('22') || s.startsWith('23'));
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

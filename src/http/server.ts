@@ -1,0 +1,198 @@
+// The worker's HTTP server: /metrics for Prometheus, /healthz (liveness), /readyz (readiness), and
+// the admin routes when an ADMIN_TOKEN is configured.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Config } from '../config.ts';
+import { migrationStatus } from '../db/migrate.ts';
+import type { Pool } from '../db/pool.ts';
+import { errorMessage } from '../errors.ts';
+import { maskUrlPasswords, type Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Scheduler } from '../scheduler/types.ts';
+import type { HealthSource } from './types.ts';
+
+export interface HttpServerDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  health: HealthSource;
+  scheduler?: Scheduler;
+  pool?: Pool;
+  options?: HttpServerOptions;
+}
+
+export interface HttpServerOptions {
+  /** /healthz fails when the event loop was blocked longer than this within the last window. */
+  eventLoopStallMs?: number;
+  /** How long a stall stays visible on /healthz after it ended. */
+  eventLoopWindowMs?: number;
+  /** Each readiness check (database, migrations) fails when it has not answered within this time. */
+  readinessTimeoutMs?: number;
+}
+
+const DEFAULTS: Required<HttpServerOptions> = { eventLoopStallMs: 5000, eventLoopWindowMs: 30_000, readinessTimeoutMs: 2000 };
+
+export type ReadinessCheck = 'consumer' | 'database' | 'migrations';
+
+export interface Readiness {
+  ready: boolean;
+  /** The checks that failed, in a stable order. */
+  failed: ReadinessCheck[];
+  checks: Record<ReadinessCheck, { ok: boolean; error?: string }>;
+}
+
+/** The admin plugin's shape (src/http/admin.ts). */
+type AdminRoutes = FastifyPluginAsync<{ scheduler: Scheduler; adminToken: string }>;
+
+/** `checkDatabase` and `migrationsCurrent` of a HealthSource, answered by a pool. */
+export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase' | 'migrationsCurrent'> {
+  return {
+    async checkDatabase() {
+      await pool.query('SELECT 1');
+    },
+    async migrationsCurrent() {
+      return (await migrationStatus(pool)).current;
+    },
+  };
+}
+
+function withTimeout<T>(work: () => Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const run = Promise.resolve().then(work);
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs the readiness checks in parallel, each bounded by `timeoutMs`, and records them on the metrics. */
+export async function checkReadiness(health: HealthSource, metrics: Metrics, timeoutMs: number): Promise<Readiness> {
+  const outcome = async (check: () => Promise<boolean>, falseMessage: string): Promise<{ ok: boolean; error?: string }> => {
+    try {
+      return (await withTimeout(check, timeoutMs)) ? { ok: true } : { ok: false, error: falseMessage };
+    } catch (err) {
+      return { ok: false, error: maskUrlPasswords(errorMessage(err)) };
+    }
+  };
+  const [consumer, database, migrations] = await Promise.all([
+    outcome(async () => health.consumerJoined(), 'the consumer has not joined its group'),
+    outcome(async () => (await health.checkDatabase(), true), 'PostgreSQL did not answer'),
+    outcome(() => health.migrationsCurrent(), 'migrations are pending'),
+  ]);
+  const checks = { consumer, database, migrations };
+  const failed = (Object.keys(checks) as ReadinessCheck[]).filter((k) => !checks[k].ok);
+  for (const k of Object.keys(checks) as ReadinessCheck[]) metrics.readinessCheck.set({ check: k }, checks[k].ok ? 1 : 0);
+  metrics.ready.set(failed.length === 0 ? 1 : 0);
+  return { ready: failed.length === 0, failed, checks };
+}
+
+/**
+ * Tracks the largest event loop delay of the last one to two windows. Two histograms overlap: at
+ * each rotation the older is dropped and a new one starts, while the other keeps recording (a
+ * histogram reset would lose the delay of a stall that is just ending).
+ */
+function eventLoopWatch(windowMs: number) {
+  const open = () => {
+    const h = monitorEventLoopDelay({ resolution: 20 });
+    h.enable();
+    return h;
+  };
+  let previous = open();
+  let current = open();
+  const timer = setInterval(() => {
+    previous.disable();
+    previous = current;
+    current = open();
+  }, windowMs);
+  timer.unref();
+  return {
+    maxDelayMs: () => Math.max(previous.max, current.max) / 1e6,
+    stop() {
+      clearInterval(timer);
+      previous.disable();
+      current.disable();
+    },
+  };
+}
+
+async function loadAdminRoutes(): Promise<AdminRoutes | undefined> {
+  // Resolved at run time so this module compiles and runs whether or not admin.ts is present.
+  const specifier = './admin.ts';
+  try {
+    const mod = (await import(specifier)) as { adminRoutes?: AdminRoutes };
+    return mod.adminRoutes;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/** Starts the HTTP server on config.http.host:port (port 0 picks a free one). */
+export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: number; close(): Promise<void> }> {
+  const { config, metrics, health, pool } = deps;
+  const opts = { ...DEFAULTS, ...deps.options };
+  const log = deps.logger.child({ component: 'http' });
+  const loop = eventLoopWatch(opts.eventLoopWindowMs);
+
+  // Fastify's own per-request logging is off: one debug line per request below, without headers.
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
+  // Turning request logging off also silences Fastify's error handler: server errors are logged here.
+  app.addHook('onError', async (req, reply, err) => {
+    if (reply.statusCode >= 500) log.error({ err, method: req.method, url: req.routeOptions.url ?? req.url.split('?')[0] }, 'http request failed');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    log.debug({ method: req.method, url: req.routeOptions.url ?? req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request');
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    if (pool) {
+      metrics.poolConnections.set({ state: 'total' }, pool.totalCount);
+      metrics.poolConnections.set({ state: 'idle' }, pool.idleCount);
+      metrics.poolConnections.set({ state: 'waiting' }, pool.waitingCount);
+    }
+    // Refreshes orchestry_ingest_ready / readiness_check, so alerts see readiness without probing /readyz.
+    await checkReadiness(health, metrics, opts.readinessTimeoutMs);
+    const body = await metrics.registry.metrics();
+    return reply.header('content-type', metrics.registry.contentType).send(body);
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    const maxDelayMs = Math.round(loop.maxDelayMs());
+    if (maxDelayMs > opts.eventLoopStallMs) {
+      return reply.code(503).send({ status: 'unhealthy', reason: `event loop blocked for ${maxDelayMs} ms (limit ${opts.eventLoopStallMs} ms)`, maxEventLoopDelayMs: maxDelayMs });
+    }
+    return reply.send({ status: 'ok', maxEventLoopDelayMs: maxDelayMs });
+  });
+
+  app.get('/readyz', async (_req, reply) => {
+    const r = await checkReadiness(health, metrics, opts.readinessTimeoutMs);
+    if (!r.ready) log.debug({ failed: r.failed }, 'not ready');
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', failed: r.failed, checks: r.checks });
+  });
+
+  const adminToken = config.http.adminToken;
+  if (deps.scheduler && adminToken) {
+    const adminRoutes = await loadAdminRoutes();
+    if (adminRoutes) await app.register(adminRoutes, { scheduler: deps.scheduler, adminToken });
+    else log.warn('src/http/admin.ts is missing: the admin routes are not served');
+  } else if (deps.scheduler) {
+    log.warn('ADMIN_TOKEN is not set: the admin routes (/admin/jobs/*) are not served');
+  }
+
+  try {
+    await app.listen({ port: config.http.port, host: config.http.host });
+  } catch (err) {
+    loop.stop();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  log.info({ host: config.http.host, port }, 'http server listening');
+  return {
+    port,
+    async close() {
+      loop.stop();
+      await app.close();
+    },
+  };
+}

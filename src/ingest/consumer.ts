@@ -1,0 +1,274 @@
+// The consumer: both contract topics in one group, batch by batch per topic-partition.
+// PostgreSQL holds the truth (ingest_offsets); Kafka's committed offset follows it, never leads.
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Pool } from '../db/pool.ts';
+import { IngestError, errorMessage } from '../errors.ts';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '../kafka/client.ts';
+import { decodeLifecycle, decodeStats, type DecodeLimits } from './decode.ts';
+import { sendToDlq } from './dlq.ts';
+import { loadStoredOffset } from './offsets.ts';
+import { forgetPartitions } from './partitions.ts';
+import { deadLetterOf, writeChunk, type Item, type TopicKind, type WriterDeps } from './writer.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface IngestDeps {
+  config: Config;
+  kafka: Kafka;
+  pool: Pool;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface Ingest {
+  consumer: Consumer;
+  producer: Producer;
+  joined(): boolean;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
+function faultAfterDbCommit(): void {
+  if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');
+}
+
+export async function startIngest(deps: IngestDeps): Promise<Ingest> {
+  const { config, kafka, pool, logger, metrics } = deps;
+  const topics = config.kafka.topics;
+  const kindOf = (topic: string): TopicKind => (topic === topics.stats ? 'stats' : 'lifecycle');
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: 3000,
+    allowAutoTopicCreation: false,
+    minBytes: 64 * 1024,
+    maxWaitTimeInMs: Math.max(config.batch.maxWaitMs, 10),
+    maxBytes: Math.max(config.batch.maxBytes, 1024 * 1024),
+    maxBytesPerPartition: Math.max(Math.floor(config.batch.maxBytes / 2), 1024 * 1024),
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+  });
+
+  let joined = false;
+  let stopping = false;
+  const stored = new Map<string, bigint>(); // "topic:partition" -> next offset stored in PostgreSQL
+  const sought = new Set<string>();
+  const knownApps = new Set<string>();
+  setInterval(() => knownApps.clear(), 60_000).unref();
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    stored.clear();
+    sought.clear();
+    metrics.consumerReady.set(1);
+    logger.info({ generationId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined the consumer group');
+  });
+  for (const ev of [consumer.events.CRASH, consumer.events.DISCONNECT, consumer.events.STOP]) {
+    consumer.on(ev, () => {
+      joined = false;
+      metrics.consumerReady.set(0);
+    });
+  }
+  consumer.on(consumer.events.REBALANCING, () => {
+    joined = false;
+    metrics.consumerReady.set(0);
+  });
+
+  const writer: WriterDeps = {
+    pool,
+    logger,
+    metrics,
+    workerId: config.workerId,
+    knownApps,
+    sendDeadLetters: (letters) => sendToDlq(producer, topics.dlq, config.workerId, letters),
+  };
+
+  const limits = (kind: TopicKind): DecodeLimits => {
+    const now = Date.now();
+    const days = kind === 'stats' ? config.retention.metricsInstanceDays : config.retention.eventsDays;
+    return { messageMaxBytes: config.batch.messageMaxBytes, minTsMs: now - days * DAY_MS, maxTsMs: now + config.timestampMaxFutureSkewMs };
+  };
+
+  function decode(kind: TopicKind, m: KafkaMessage): Item {
+    const item: Item = { offset: BigInt(m.offset), key: m.key, value: m.value, headers: m.headers };
+    if (m.value === null) {
+      item.tombstone = true;
+      return item;
+    }
+    if (kind === 'stats') {
+      const d = decodeStats(m.value, limits(kind));
+      if (d.ok) item.stats = d.value;
+      else item.rejected = d.error;
+    } else {
+      const d = decodeLifecycle(m.value, limits(kind));
+      if (d.ok) item.lifecycle = d.value;
+      else item.rejected = d.error;
+    }
+    return item;
+  }
+
+  /** Splits a fetched batch into chunks bounded by BATCH_MAX_MESSAGES and BATCH_MAX_BYTES. */
+  function* chunksOf(messages: KafkaMessage[]): Generator<KafkaMessage[]> {
+    let chunk: KafkaMessage[] = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+      if (chunk.length > 0 && (chunk.length >= config.batch.maxMessages || bytes + size > config.batch.maxBytes)) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(m);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  type Outcome = { next: bigint } | 'seeked' | 'fenced' | 'stopped';
+
+  async function processChunk(topic: string, partition: number, messages: KafkaMessage[], payload: EachBatchPayload): Promise<Outcome> {
+    const key = `${topic}:${partition}`;
+    const kind = kindOf(topic);
+    const log = logger.child({ topic, partition });
+    let from = stored.get(key);
+    if (from === undefined) {
+      from = await loadStoredOffset(pool, topic, partition, messages[0]!.offset, config.workerId);
+      stored.set(key, from);
+    }
+    // Kafka ahead of PostgreSQL (e.g. a database restored from backup): go back once to what is stored.
+    const first = BigInt(messages[0]!.offset);
+    if (first > from && !sought.has(key)) {
+      sought.add(key);
+      log.warn({ storedOffset: from.toString(), fetchedOffset: first.toString() }, 'fetched past the stored offset: seeking back');
+      consumer.seek({ topic, partition, offset: from.toString() });
+      return 'seeked';
+    }
+    sought.add(key);
+    const fresh = messages.filter((m) => BigInt(m.offset) >= from);
+    const duplicates = messages.length - fresh.length;
+    if (duplicates > 0) metrics.messagesConsumed.inc({ topic, outcome: 'duplicate' }, duplicates);
+    if (fresh.length === 0) return { next: from };
+    const to = BigInt(fresh[fresh.length - 1]!.offset) + 1n;
+
+    const t0 = performance.now();
+    const items = fresh.map((m) => decode(kind, m));
+    metrics.batchDuration.observe({ topic, phase: 'decode' }, (performance.now() - t0) / 1000);
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rejected = items.filter((i) => i.rejected);
+        await writer.sendDeadLetters(rejected.map((i) => deadLetterOf(topic, partition, i)));
+        const t1 = performance.now();
+        const res = await writeChunk(writer, kind, topic, partition, items, from, to);
+        const t2 = performance.now();
+        metrics.batchDuration.observe({ topic, phase: 'write' }, (t2 - t1) / 1000);
+        metrics.batchDuration.observe({ topic, phase: 'total' }, (t2 - t0) / 1000);
+        metrics.batchSize.observe({ topic }, items.length);
+        metrics.rowsWritten.inc({ table: 'metrics' }, res.rows.metrics);
+        metrics.rowsWritten.inc({ table: 'events' }, res.rows.events);
+        metrics.messagesConsumed.inc({ topic, outcome: 'stored' }, res.stored);
+        const tombstones = items.filter((i) => i.tombstone).length;
+        if (tombstones > 0) metrics.messagesConsumed.inc({ topic, outcome: 'tombstone' }, tombstones);
+        for (const r of rejected) {
+          metrics.dlqMessages.inc({ code: r.rejected!.code });
+          metrics.messagesConsumed.inc({ topic, outcome: 'dlq' });
+        }
+        metrics.lastCommitTimestamp.set(Date.now() / 1000);
+        if (attempt > 0) {
+          log.info({ attempts: attempt + 1 }, 'PostgreSQL is back: resuming');
+          metrics.paused.set(0);
+          consumer.resume([{ topic, partitions: [partition] }]);
+        }
+        log.debug({ from: from.toString(), to: to.toString(), rows: res.rows, dlq: res.deadLettered }, 'batch committed');
+        stored.set(key, to);
+        return { next: to };
+      } catch (err) {
+        if (err instanceof IngestError && err.code === 'E_FENCED') {
+          metrics.fenced.inc({ topic });
+          log.warn({ err }, 'lost the partition to another worker: rolled back');
+          stored.delete(key);
+          return 'fenced';
+        }
+        if ((err as { code?: string }).code === '23514') forgetPartitions(pool);
+        const backoff = Math.min(config.dbRetryMaxBackoffMs, 250 * 2 ** Math.min(attempt, 10));
+        if (attempt === 0) {
+          payload.pause();
+          metrics.paused.set(1);
+        }
+        metrics.dbRetries.inc({ topic });
+        log.error({ err: errorMessage(err), attempt: attempt + 1, backoffMs: backoff, offsets: `${from}-${to - 1n}` }, 'batch failed: pausing and retrying');
+        const until = Date.now() + backoff;
+        while (Date.now() < until) {
+          if (stopping || !payload.isRunning() || payload.isStale()) return 'stopped';
+          await sleep(Math.min(1000, until - Date.now()));
+          try {
+            await payload.heartbeat();
+          } catch {
+            return 'stopped'; // rebalancing: give the partition back, nothing was committed
+          }
+        }
+        // The stored offset may have moved meanwhile (another worker): re-read before retrying.
+        stored.delete(key);
+        const current: bigint = await loadStoredOffset(pool, topic, partition, from.toString(), config.workerId).catch(() => from);
+        if (current !== from) return 'fenced';
+      }
+    }
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.stats, topics.lifecycle], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: config.batch.partitionsConcurrency,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      const { topic, partition } = batch;
+      for (const chunk of chunksOf(batch.messages)) {
+        if (stopping || !payload.isRunning() || payload.isStale()) return;
+        const outcome = await processChunk(topic, partition, chunk, payload);
+        if (outcome === 'stopped' || outcome === 'seeked') return;
+        if (outcome === 'fenced') {
+          const key = `${topic}:${partition}`;
+          const current = await loadStoredOffset(pool, topic, partition, '0', config.workerId).catch(() => undefined);
+          if (current !== undefined) {
+            stored.set(key, current);
+            consumer.seek({ topic, partition, offset: current.toString() });
+          }
+          return;
+        }
+        payload.resolveOffset(chunk[chunk.length - 1]!.offset);
+        faultAfterDbCommit();
+        try {
+          await consumer.commitOffsets([{ topic, partition, offset: outcome.next.toString() }]);
+        } catch (err) {
+          // Kafka's offset only saves re-reading: PostgreSQL's stored offset decides.
+          logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
+        }
+        try {
+          await payload.heartbeat();
+        } catch {
+          return;
+        }
+      }
+    },
+  });
+
+  return {
+    consumer,
+    producer,
+    joined: () => joined,
+    async stop() {
+      stopping = true;
+      await consumer.disconnect().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'consumer disconnect failed'));
+      await producer.disconnect().catch(() => {});
+      joined = false;
+      metrics.consumerReady.set(0);
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// Wire contract v1 (DESIGN.md) as zod schemas. Every field is checked against the seed's column
+// types and check constraints here, before anything reaches PostgreSQL. Unknown fields are
+// ignored (stripped). Changes to this file must be additive: producers depend on it.
+import { z } from 'zod';
+
+const FLOAT4_MAX = 3.4028234663852886e38;
+const MAX_LABELS = 64;
+const MAX_JSON_DEPTH = 32;
+
+/** Counts Unicode code points, as PostgreSQL's varchar(n) does. */
+const codePoints = (s: string) => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+const noNul = (s: string) => !s.includes('\u0000');
+
+/** A varchar(n) column: 1..n code points, no NUL (PostgreSQL text cannot hold U+0000). */
+const varchar = (max: number) =>
+  z
+    .string()
+    .refine(noNul, { message: 'contains a NUL character (U+0000), which PostgreSQL text cannot store', params: { nul: true } })
+    .refine((s) => codePoints(s) >= 1, { message: 'must not be empty' })
+    .refine((s) => codePoints(s) <= max, { message: `must be at most ${max} characters`, params: { range: true } });
+
+const text = z.string().refine(noNul, { message: 'contains a NUL character (U+0000), which PostgreSQL text cannot store', params: { nul: true } });
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A timestamp: an RFC 3339 string or epoch milliseconds. Parsed to { ms, iso } (iso keeps µs). */
+export const timestamp = z
+  .union([
+    z.number().int().min(0).max(253402300799999),
+    z.string().regex(RFC3339, 'must be an RFC 3339 timestamp, e.g. 2026-01-01T00:00:00Z'),
+  ])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return { ms: v, iso: new Date(v).toISOString() };
+    const ms = Date.parse(v.replace(/\.(\d{3})\d+/, '.$1'));
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
+      return z.NEVER;
+    }
+    // Keep sub-millisecond digits (timestamptz holds microseconds); PostgreSQL rounds beyond 6.
+    return { ms, iso: v.replace(' ', 'T') };
+  });
+export type Timestamp = z.output<typeof timestamp>;
+
+const float4 = z
+  .number()
+  .refine(Number.isFinite, { message: 'must be a finite number' })
+  .refine((n) => Math.abs(n) <= FLOAT4_MAX, { message: 'is outside the range of REAL', params: { range: true } });
+const nonNegative = float4.refine((n) => n >= 0, { message: 'must be >= 0', params: { range: true } });
+const int32 = z.number().int().min(-2147483648).max(2147483647);
+const nonNegInt = z.number().int().min(0).max(2147483647);
+
+function depth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v !== null && typeof v === 'object') {
+      if (d > max) max = d;
+      if (max > MAX_JSON_DEPTH) return max;
+      for (const child of Object.values(v)) stack.push([child, d + 1]);
+    }
+  }
+  return max;
+}
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || hasNul(v)) return true;
+  }
+  return false;
+}
+/** Free-form JSON stored in a JSONB column: bounded depth, no NUL anywhere. */
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((o) => depth(o) <= MAX_JSON_DEPTH, { message: `is nested deeper than ${MAX_JSON_DEPTH} levels` })
+  .refine((o) => !hasNul(o), { message: 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', params: { nul: true } });
+
+/** The metric fields of a stats sample: field name = metrics.metric_type, with its unit. */
+export const METRIC_UNITS = {
+  cpu_percent: '%',
+  memory_percent: '%',
+  memory_bytes: 'bytes',
+  rps: 'req/s',
+  latency_p50: 'ms',
+  latency_p95: 'ms',
+  latency_p99: 'ms',
+  active_connections: 'connections',
+  error_rate: '%',
+  response_time: 'ms',
+  queue_length: 'items',
+  disk_usage: '%',
+} as const;
+export type MetricType = keyof typeof METRIC_UNITS;
+export const METRIC_TYPES = Object.keys(METRIC_UNITS) as MetricType[];
+
+const labels = z
+  .record(varchar(128), text.refine((s) => codePoints(s) <= 1024, { message: 'label values are at most 1024 characters', params: { range: true } }))
+  .refine((o) => Object.keys(o).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels`, params: { range: true } });
+
+const version = z.literal(1);
+
+export const statsMessage = z.object({
+  v: version,
+  app: varchar(253),
+  container_id: varchar(128),
+  replica_index: nonNegInt.optional(),
+  ts: timestamp,
+  cpu_percent: nonNegative.optional(),
+  // instances.memory_percent CHECK (memory_percent >= 0 AND memory_percent <= 100)
+  memory_percent: nonNegative.refine((n) => n <= 100, { message: 'must be <= 100', params: { range: true } }).optional(),
+  // instances.memory_usage_bytes is BIGINT
+  memory_bytes: nonNegative.refine((n) => n <= Number.MAX_SAFE_INTEGER, { message: 'is too large', params: { range: true } }).optional(),
+  rps: nonNegative.optional(),
+  latency_p50: nonNegative.optional(),
+  latency_p95: nonNegative.optional(),
+  latency_p99: nonNegative.optional(),
+  active_connections: nonNegative.optional(),
+  error_rate: nonNegative.optional(),
+  response_time: nonNegative.optional(),
+  queue_length: nonNegative.optional(),
+  disk_usage: nonNegative.optional(),
+  labels: labels.optional(),
+});
+export type StatsMessage = z.output<typeof statsMessage>;
+
+const lifecycleBase = {
+  v: version,
+  app: varchar(253),
+  ts: timestamp,
+  source: varchar(50).optional(),
+  node_id: varchar(100).optional(),
+};
+const containerRef = { container_id: varchar(128) };
+
+export const APP_STATUSES = ['registered', 'starting', 'running', 'stopping', 'stopped', 'error', 'updating'] as const;
+export const HEALTH_STATUSES = ['unknown', 'healthy', 'unhealthy', 'starting'] as const;
+
+export const lifecycleMessage = z.discriminatedUnion('type', [
+  z.object({ ...lifecycleBase, type: z.literal('app.registered'), spec: jsonObject, mode: z.enum(['auto', 'manual']).optional() }),
+  z.object({ ...lifecycleBase, type: z.literal('app.status'), status: z.enum(APP_STATUSES) }),
+  z.object({ ...lifecycleBase, type: z.literal('app.scaled'), from: nonNegInt, to: nonNegInt, reason: text.optional() }),
+  z.object({
+    ...lifecycleBase,
+    ...containerRef,
+    type: z.literal('container.started'),
+    container_name: varchar(253),
+    replica_index: nonNegInt,
+    ip: z.union([z.ipv4(), z.ipv6()]),
+    port: z.number().int().min(1, { message: 'must be 1..65535' }).max(65535, { message: 'must be 1..65535' }),
+  }),
+  z.object({
+    ...lifecycleBase,
+    ...containerRef,
+    type: z.literal('container.health'),
+    health_status: z.enum(HEALTH_STATUSES),
+    failures: nonNegInt.optional(),
+    message: text.optional(),
+  }),
+  z.object({ ...lifecycleBase, ...containerRef, type: z.literal('container.stopping') }),
+  z.object({ ...lifecycleBase, ...containerRef, type: z.literal('container.stopped') }),
+  z.object({ ...lifecycleBase, ...containerRef, type: z.literal('container.draining') }),
+  z.object({ ...lifecycleBase, ...containerRef, type: z.literal('container.error'), error: text.optional() }),
+]);
+export type LifecycleMessage = z.output<typeof lifecycleMessage>;
+export const LIFECYCLE_TYPES = lifecycleMessage.options.map((o) => o.shape.type.value);
+
+export { int32 };
+
+/** The contract as JSON Schema (draft 2020-12), generated from the zod schemas. */
+export function contractJsonSchema(): { stats: unknown; lifecycle: unknown } {
+  const opts = { io: 'input', unrepresentable: 'any' } as const;
+  return {
+    stats: { title: 'orchestry.container.stats v1', ...z.toJSONSchema(statsMessage, opts) },
+    lifecycle: { title: 'orchestry.container.lifecycle v1', ...z.toJSONSchema(lifecycleMessage, opts) },
+  };
+}

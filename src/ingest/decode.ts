@@ -1,0 +1,81 @@
+// Value bytes -> a validated contract message, or a rejection with a stable error code.
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors.ts';
+import { lifecycleMessage, statsMessage, type LifecycleMessage, type StatsMessage } from './contract.ts';
+
+export interface Rejection {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: Rejection };
+
+export interface DecodeLimits {
+  messageMaxBytes: number;
+  /** Oldest accepted `ts` (epoch ms): older is out of retention. */
+  minTsMs: number;
+  /** Newest accepted `ts` (epoch ms): now + allowed clock skew. */
+  maxTsMs: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, unknown>> {
+  if (value.length > limits.messageMaxBytes) {
+    return { ok: false, error: { code: 'E_TOO_LARGE', message: `value is ${value.length} bytes; the limit is ${limits.messageMaxBytes} (MESSAGE_MAX_BYTES)` } };
+  }
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return { ok: false, error: { code: 'E_JSON', message: 'value is not valid UTF-8' } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: { code: 'E_JSON', message: `value is not valid JSON: ${(err as Error).message.slice(0, 200)}` } };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, error: { code: 'E_SCHEMA', message: 'value must be a JSON object' } };
+  }
+  const v = (parsed as { v?: unknown }).v;
+  if (v === undefined) return { ok: false, error: { code: 'E_SCHEMA', message: 'v: required (the contract version, 1)' } };
+  if (v !== 1) return { ok: false, error: { code: 'E_VERSION', message: `v: contract version ${JSON.stringify(v).slice(0, 40)} is not supported (this worker reads v1)` } };
+  return { ok: true, value: parsed as Record<string, unknown> };
+}
+
+function rejectionOf(error: z.ZodError): Rejection {
+  let code: ErrorCode = 'E_SCHEMA';
+  const issues = error.issues.slice(0, 5).map((i) => {
+    const params = (i as { params?: { range?: boolean; nul?: boolean } }).params;
+    if (params?.nul) code = 'E_NUL_BYTE';
+    else if (code === 'E_SCHEMA' && (params?.range || i.code === 'too_big' || i.code === 'too_small')) code = 'E_OUT_OF_RANGE';
+    return `${i.path.join('.') || '(value)'}: ${i.message}`;
+  });
+  return { code, message: issues.join('; ').slice(0, 1000) };
+}
+
+function checkTime(ms: number, limits: DecodeLimits): Rejection | undefined {
+  if (ms < limits.minTsMs) return { code: 'E_OUT_OF_RANGE', message: `ts: ${new Date(ms).toISOString()} is older than the retention window (before ${new Date(limits.minTsMs).toISOString()})` };
+  if (ms > limits.maxTsMs) return { code: 'E_OUT_OF_RANGE', message: `ts: ${new Date(ms).toISOString()} is further in the future than the allowed clock skew` };
+  return undefined;
+}
+
+function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(schema: S, value: Buffer, limits: DecodeLimits): Decoded<z.output<S>> {
+  const json = parseJson(value, limits);
+  if (!json.ok) return json;
+  const result = schema.safeParse(json.value);
+  if (!result.success) return { ok: false, error: rejectionOf(result.error) };
+  const late = checkTime(result.data.ts.ms, limits);
+  if (late) return { ok: false, error: late };
+  return { ok: true, value: result.data };
+}
+
+export function decodeStats(value: Buffer, limits: DecodeLimits): Decoded<StatsMessage> {
+  return decodeWith(statsMessage, value, limits);
+}
+
+export function decodeLifecycle(value: Buffer, limits: DecodeLimits): Decoded<LifecycleMessage> {
+  return decodeWith(lifecycleMessage, value, limits);
+}

@@ -1,0 +1,90 @@
+// The one module that wraps kafkajs (no longer maintained): the rest of the project imports Kafka from here.
+import { readFileSync } from 'node:fs';
+import kafkajs, { type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { Config } from '../config.ts';
+import { registerCodecs } from './codecs.ts';
+
+export type {
+  Admin,
+  Batch,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  EachMessagePayload,
+  IHeaders,
+  ITopicConfig,
+  Kafka,
+  KafkaMessage,
+  Message,
+  Producer,
+  ProducerConfig,
+  RecordMetadata,
+  TopicMessages,
+} from 'kafkajs';
+export const { CompressionTypes, logLevel, KafkaJSError, Partitioners } = kafkajs;
+export type CompressionTypes = kafkajs.CompressionTypes;
+export type logLevel = kafkajs.logLevel;
+
+/** The subset of a pino logger that kafkajs's logs are routed to. */
+export interface KafkaLogger {
+  error(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export type KafkaClientConfig = Config['kafka'] & { brokers: string[] };
+
+// kafkajs warns at every producer that its v2 default partitioner changed; the project never used v1.
+const PARTITIONER_NOTICE = 'KafkaJS v2.0.0 switched default partitioner';
+
+function logCreatorFor(logger: KafkaLogger): logCreator {
+  const { ERROR, WARN, INFO } = kafkajs.logLevel;
+  return () => ({ namespace, level, log }) => {
+    if (log.message.startsWith(PARTITIONER_NOTICE)) return;
+    const { message, timestamp: _t, logger: _l, ...extra } = log;
+    const obj = { kafkajs: namespace, ...extra };
+    if (level === ERROR) logger.error(obj, message);
+    else if (level === WARN) logger.warn(obj, message);
+    else if (level === INFO) logger.info(obj, message);
+    else logger.debug(obj, message);
+  };
+}
+
+/** A kafkajs client from the configuration: SSL with an optional CA file, SASL, retries, logs routed or silenced. */
+export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger): kafkajs.Kafka {
+  registerCodecs();
+  const config: KafkaConfig = {
+    clientId: cfg.clientId,
+    brokers: cfg.brokers,
+    connectionTimeout: 5000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 300, maxRetryTime: 30000, retries: 8 },
+    logLevel: logger ? kafkajs.logLevel.INFO : kafkajs.logLevel.NOTHING,
+    ...(logger ? { logCreator: logCreatorFor(logger) } : {}),
+  };
+  if (cfg.ssl.enabled) {
+    config.ssl = {
+      rejectUnauthorized: cfg.ssl.rejectUnauthorized,
+      ...(cfg.ssl.caFile ? { ca: [readFileSync(cfg.ssl.caFile, 'utf8')] } : {}),
+    };
+  }
+  if (cfg.sasl) config.sasl = { ...cfg.sasl } as SASLOptions;
+  return new kafkajs.Kafka(config);
+}
+
+/** A plaintext client for the local stack and tests. */
+export function createLocalKafka(brokers: string[], clientId = 'orchestry-local', logger?: KafkaLogger): kafkajs.Kafka {
+  return createKafka(
+    {
+      brokers,
+      clientId,
+      groupId: clientId,
+      topics: { stats: '', lifecycle: '', dlq: '' },
+      ssl: { enabled: false, caFile: undefined, rejectUnauthorized: true },
+      sasl: undefined,
+      sessionTimeoutMs: 30000,
+    },
+    logger,
+  );
+}

@@ -1,0 +1,128 @@
+// Prometheus instruments, registered on a registry that is passed in (never the global one),
+// so each worker and each test reads its own.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+const durationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: '' });
+  const p = 'orchestry_ingest_';
+  return {
+    registry,
+    messagesConsumed: new Counter({
+      name: `${p}messages_total`,
+      help: 'Kafka messages consumed, by topic and outcome (stored, dlq, duplicate, tombstone)',
+      labelNames: ['topic', 'outcome'] as const,
+      registers: [registry],
+    }),
+    rowsWritten: new Counter({
+      name: `${p}rows_written_total`,
+      help: 'Rows written to PostgreSQL, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    dlqMessages: new Counter({
+      name: `${p}dlq_messages_total`,
+      help: 'Messages sent to the dead-letter topic, by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: `${p}batch_messages`,
+      help: 'Messages per committed batch',
+      labelNames: ['topic'] as const,
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000],
+      registers: [registry],
+    }),
+    batchDuration: new Histogram({
+      name: `${p}batch_duration_seconds`,
+      help: 'Time spent per batch, by phase (decode, copy, commit, total)',
+      labelNames: ['topic', 'phase'] as const,
+      buckets: durationBuckets,
+      registers: [registry],
+    }),
+    dbRetries: new Counter({
+      name: `${p}db_retries_total`,
+      help: 'Batches retried because PostgreSQL was unavailable',
+      labelNames: ['topic'] as const,
+      registers: [registry],
+    }),
+    fenced: new Counter({
+      name: `${p}fenced_batches_total`,
+      help: 'Batches rolled back because another worker had advanced the stored offset',
+      labelNames: ['topic'] as const,
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: `${p}consumer_lag_messages`,
+      help: 'Log end offset minus stored offset, per topic and partition',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+    lastCommitTimestamp: new Gauge({
+      name: `${p}last_commit_timestamp_seconds`,
+      help: 'Unix time of the last committed batch',
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: `${p}consumer_paused`,
+      help: '1 while consumption is paused (PostgreSQL unavailable), else 0',
+      registers: [registry],
+    }),
+    consumerReady: new Gauge({
+      name: `${p}consumer_group_joined`,
+      help: '1 while the consumer is a member of its group, else 0',
+      registers: [registry],
+    }),
+    poolConnections: new Gauge({
+      name: `${p}pg_pool_connections`,
+      help: 'PostgreSQL pool connections, by state (total, idle, waiting)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    jobRuns: new Counter({
+      name: `${p}job_runs_total`,
+      help: 'Scheduler job runs, by job and final status',
+      labelNames: ['job', 'status'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: `${p}job_duration_seconds`,
+      help: 'Scheduler job run duration, by job',
+      labelNames: ['job'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
+      registers: [registry],
+    }),
+    jobLastSuccess: new Gauge({
+      name: `${p}job_last_success_timestamp_seconds`,
+      help: 'Unix time of each job\'s last successful run',
+      labelNames: ['job'] as const,
+      registers: [registry],
+    }),
+    // Observability of the worker itself (issue 5).
+    ready: new Gauge({
+      name: `${p}ready`,
+      help: '1 when every readiness check passes (consumer joined, PostgreSQL answers, migrations current), else 0; evaluated at scrape time',
+      registers: [registry],
+    }),
+    readinessCheck: new Gauge({
+      name: `${p}readiness_check`,
+      help: 'Result of each readiness check at the last scrape or /readyz call (1 passed, 0 failed), by check',
+      labelNames: ['check'] as const,
+      registers: [registry],
+    }),
+    lagRefreshes: new Counter({
+      name: `${p}lag_refreshes_total`,
+      help: 'Consumer lag refreshes by the lag monitor, by outcome (ok, error)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    lagLastRefresh: new Gauge({
+      name: `${p}lag_last_refresh_timestamp_seconds`,
+      help: 'Unix time of the last successful consumer lag refresh',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,53 @@
+// Job `retention`: the seed's cleanup_old_data rules, applied to whole partitions (never a mass
+// DELETE): events older than RETENTION_EVENTS_DAYS, instance-level metrics older than
+// RETENTION_METRICS_INSTANCE_DAYS, app-level metrics and rollups older than
+// RETENTION_METRICS_APP_DAYS. A partition goes when its whole day is past the cutoff (so up to a
+// day more than the retention is kept). Each is detached CONCURRENTLY, then dropped; with
+// ARCHIVE_BEFORE_DROP it is archived instead (see archive.ts). Event days are summarised into
+// events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
+// table) are deleted.
+import { z } from 'zod';
+import { archivePartition, archiveTargets, dropEmptyMetricDays } from './archive.ts';
+import { compressEvents } from './compress-events.ts';
+import { dayExpired, dbToday, detachAndDrop, listChildren } from './ddl.ts';
+import { checkAborted, defineJob } from './job.ts';
+
+export const retentionJob = defineJob({
+  name: 'retention',
+  description: 'drop (or archive, with ARCHIVE_BEFORE_DROP) partitions past retention; delete old stopped instances',
+  params: z.strictObject({}),
+  async run(ctx) {
+    const { pool, config } = ctx;
+    const r = config.retention;
+    const targets = await archiveTargets(pool, { instance: r.metricsInstanceDays, app: r.metricsAppDays, events: r.eventsDays });
+    const dropped: string[] = [];
+    for (const [i, t] of targets.entries()) {
+      checkAborted(ctx.signal);
+      if (r.archiveBeforeDrop) {
+        await archivePartition(ctx, t);
+      } else {
+        if (t.table === 'events') {
+          const from = new Date(`${t.day}T00:00:00Z`);
+          await compressEvents(pool, from, new Date(from.getTime() + 86_400_000));
+        }
+        await detachAndDrop(pool, t.parent, t.partition);
+      }
+      dropped.push(t.partition);
+      ctx.progress({ partition: t.partition, done: i + 1, total: targets.length });
+    }
+    const emptyDays = await dropEmptyMetricDays(pool);
+    const { now } = await dbToday(pool);
+    for (const p of await listChildren(pool, 'metric_rollups')) {
+      if (p.day && dayExpired(p.day, now, r.metricsAppDays)) {
+        await detachAndDrop(pool, 'metric_rollups', p.name);
+        dropped.push(p.name);
+      }
+    }
+    const { rowCount } = await pool.query(
+      `DELETE FROM instances WHERE status = 'stopped' AND updated_at < now() - make_interval(days => $1)`,
+      [r.stoppedInstancesDays],
+    );
+    const instances = rowCount ?? 0;
+    return { rowsAffected: dropped.length + instances, details: { dropped, emptyMetricDays: emptyDays, stoppedInstancesDeleted: instances } };
+  },
+});

