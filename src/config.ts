@@ -41,6 +41,7 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3600000).default(60000),
   HTTP_PORT: int(0, 65535).default(9464),
   HTTP_HOST: z.string().default('0.0.0.0'),
+  LAG_REFRESH_INTERVAL_MS: int(100, 3600000).default(15000),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ARCHIVE_DIR: z.string().min(1).default('./archive'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -90,6 +91,7 @@ export interface Config {
     statementTimeoutMs: number;
   };
   http: { port: number; host: string; adminToken: string | undefined };
+  lagRefreshIntervalMs: number;
   archiveDir: string;
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   workerId: string;
@@ -168,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     },
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST, adminToken: e.ADMIN_TOKEN },
+    lagRefreshIntervalMs: e.LAG_REFRESH_INTERVAL_MS,
     archiveDir: e.ARCHIVE_DIR,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? Boolean(process.stderr.isTTY) },
     workerId: e.WORKER_ID,

@@ -38,7 +38,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     }),
     batchDuration: new Histogram({
       name: `${p}batch_duration_seconds`,
-      help: 'Time spent per batch, by phase (decode, copy, commit, total)',
+      help: 'Time spent per batch, by phase: decode, dlq (sending dead letters), copy (rows and offset, inside the transaction), commit, total',
       labelNames: ['topic', 'phase'] as const,
       buckets: durationBuckets,
       registers: [registry],

@@ -5,12 +5,12 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createPool, type Pool } from './db/pool.ts';
-import { migrate, migrationStatus } from './db/migrate.ts';
+import { migrate } from './db/migrate.ts';
 import { createKafka } from './kafka/client.ts';
 import { startIngest, type Ingest } from './ingest/consumer.ts';
 import { startLagMonitor } from './ingest/lag.ts';
 import type { Scheduler } from './scheduler/types.ts';
-import { startHttpServer } from './http/server.ts';
+import { poolHealthChecks, startHttpServer } from './http/server.ts';
 import { errorMessage } from './errors.ts';
 
 export interface RunningWorker {
@@ -34,28 +34,10 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const metrics = createMetrics(opts.registry ?? new Registry());
   const pool = createPool({ ...config.db, url: config.db.url });
   const stops: (() => Promise<void>)[] = [];
+  let closeHttp: (() => Promise<void>) | undefined;
   try {
     const applied = await migrate(pool, { log: (m) => logger.info(m) });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-    const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));
-    const ingest = await startIngest({ config, kafka, pool, logger: logger.child({ component: 'ingest' }), metrics });
-    stops.push(() => ingest.stop());
-
-    const admin = kafka.admin();
-    await admin.connect();
-    const lag = startLagMonitor({
-      admin,
-      pool,
-      metrics,
-      topics: [config.kafka.topics.stats, config.kafka.topics.lifecycle],
-      intervalMs: 10_000,
-      logger: logger.child({ component: 'lag' }),
-    });
-    stops.push(async () => {
-      await lag.stop();
-      await admin.disconnect().catch(() => {});
-    });
-
     let scheduler: Scheduler | undefined;
     if (opts.scheduler !== false && config.scheduler.enabled) {
       const { startScheduler } = await import('./scheduler/index.ts');
@@ -64,8 +46,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       stops.push(() => s.stop());
     }
 
+    // HTTP before the consumer: /healthz and /readyz answer while the group is being joined.
+    const consumer: { ingest?: Ingest } = {};
     let httpPort: number | undefined;
-    let closeHttp: (() => Promise<void>) | undefined;
     if (opts.http !== false) {
       const server = await startHttpServer({
         config,
@@ -73,25 +56,40 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
         metrics,
         pool,
         ...(scheduler ? { scheduler } : {}),
-        health: {
-          consumerJoined: () => ingest.joined(),
-          checkDatabase: async () => {
-            await pool.query('SELECT 1');
-          },
-          migrationsCurrent: async () => (await migrationStatus(pool)).current,
-        },
+        health: { consumerJoined: () => consumer.ingest?.joined() ?? false, ...poolHealthChecks(pool) },
       });
       httpPort = server.port;
       closeHttp = () => server.close();
       logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
     }
 
+    const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));
+    const running = await startIngest({ config, kafka, pool, logger: logger.child({ component: 'ingest' }), metrics });
+    consumer.ingest = running;
+    // The consumer stops first: it finishes its batch in flight before jobs and HTTP go.
+    stops.unshift(() => running.stop());
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const lag = startLagMonitor({
+      admin,
+      pool,
+      metrics,
+      topics: [config.kafka.topics.stats, config.kafka.topics.lifecycle],
+      intervalMs: config.lagRefreshIntervalMs,
+      logger: logger.child({ component: 'lag' }),
+    });
+    stops.push(async () => {
+      await lag.stop();
+      await admin.disconnect().catch(() => {});
+    });
+
     let stopped: Promise<void> | undefined;
     return {
       config,
       pool,
       metrics,
-      ingest,
+      ingest: running,
       scheduler,
       httpPort,
       stop() {
@@ -106,7 +104,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       },
     };
   } catch (err) {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const stop of [...stops, closeHttp ?? (async () => {})]) await stop().catch(() => {});
     await pool.end().catch(() => {});
     throw err;
   }

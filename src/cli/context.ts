@@ -1,6 +1,6 @@
 // What every command needs: the configuration (exit 2 on a bad one), a logger, a pool.
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger, secretsOf, type Logger } from '../log.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 
 export function configOrExit(env: NodeJS.ProcessEnv = process.env): Config {
@@ -16,7 +16,7 @@ export function configOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export function loggerFor(config: Config): Logger {
-  return createLogger({ level: config.log.level, pretty: config.log.pretty });
+  return createLogger({ level: config.log.level, pretty: config.log.pretty, secrets: secretsOf(config) });
 }
 
 /** A pool on DATABASE_URL; exits 2 when it is not set. */

@@ -1,7 +1,7 @@
 // The worker's HTTP server: /metrics for Prometheus, /healthz (liveness), /readyz (readiness), and
 // the admin routes when an ADMIN_TOKEN is configured.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { migrationStatus } from '../db/migrate.ts';
 import type { Pool } from '../db/pool.ts';
@@ -9,6 +9,7 @@ import { errorMessage } from '../errors.ts';
 import { maskUrlPasswords, type Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Scheduler } from '../scheduler/types.ts';
+import { adminRoutes } from './admin.ts';
 import type { HealthSource } from './types.ts';
 
 export interface HttpServerDeps {
@@ -40,9 +41,6 @@ export interface Readiness {
   failed: ReadinessCheck[];
   checks: Record<ReadinessCheck, { ok: boolean; error?: string }>;
 }
-
-/** The admin plugin's shape (src/http/admin.ts). */
-type AdminRoutes = FastifyPluginAsync<{ scheduler: Scheduler; adminToken: string }>;
 
 /** `checkDatabase` and `migrationsCurrent` of a HealthSource, answered by a pool. */
 export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase' | 'migrationsCurrent'> {
@@ -115,18 +113,6 @@ function eventLoopWatch(windowMs: number) {
   };
 }
 
-async function loadAdminRoutes(): Promise<AdminRoutes | undefined> {
-  // Resolved at run time so this module compiles and runs whether or not admin.ts is present.
-  const specifier = './admin.ts';
-  try {
-    const mod = (await import(specifier)) as { adminRoutes?: AdminRoutes };
-    return mod.adminRoutes;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
-}
-
 /** Starts the HTTP server on config.http.host:port (port 0 picks a free one). */
 export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: number; close(): Promise<void> }> {
   const { config, metrics, health, pool } = deps;
@@ -135,7 +121,11 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
   const loop = eventLoopWatch(opts.eventLoopWindowMs);
 
   // Fastify's own per-request logging is off: one debug line per request below, without headers.
-  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
   // Turning request logging off also silences Fastify's error handler: server errors are logged here.
   app.addHook('onError', async (req, reply, err) => {
     if (reply.statusCode >= 500) log.error({ err, method: req.method, url: req.routeOptions.url ?? req.url.split('?')[0] }, 'http request failed');
@@ -172,9 +162,7 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
 
   const adminToken = config.http.adminToken;
   if (deps.scheduler && adminToken) {
-    const adminRoutes = await loadAdminRoutes();
-    if (adminRoutes) await app.register(adminRoutes, { scheduler: deps.scheduler, adminToken });
-    else log.warn('src/http/admin.ts is missing: the admin routes are not served');
+    await app.register(adminRoutes, { scheduler: deps.scheduler, adminToken });
   } else if (deps.scheduler) {
     log.warn('ADMIN_TOKEN is not set: the admin routes (/admin/jobs/*) are not served');
   }

@@ -58,6 +58,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   let stopping = false;
   const stored = new Map<string, bigint>(); // "topic:partition" -> next offset stored in PostgreSQL
   const sought = new Set<string>();
+  let retrying = 0; // chunks currently waiting for PostgreSQL
   const knownApps = new Set<string>();
   setInterval(() => knownApps.clear(), 60_000).unref();
 
@@ -157,16 +158,25 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
 
     const t0 = performance.now();
     const items = fresh.map((m) => decode(kind, m));
+    let failed = false;
+    const giveUp = (): 'stopped' => {
+      if (failed && --retrying === 0) metrics.paused.set(0);
+      failed = false;
+      return 'stopped';
+    };
     metrics.batchDuration.observe({ topic, phase: 'decode' }, (performance.now() - t0) / 1000);
 
     for (let attempt = 0; ; attempt++) {
       try {
         const rejected = items.filter((i) => i.rejected);
+        const t0d = performance.now();
         await writer.sendDeadLetters(rejected.map((i) => deadLetterOf(topic, partition, i)));
         const t1 = performance.now();
         const res = await writeChunk(writer, kind, topic, partition, items, from, to);
         const t2 = performance.now();
-        metrics.batchDuration.observe({ topic, phase: 'write' }, (t2 - t1) / 1000);
+        metrics.batchDuration.observe({ topic, phase: 'copy' }, res.seconds.copy);
+        metrics.batchDuration.observe({ topic, phase: 'commit' }, res.seconds.commit);
+        if (rejected.length > 0) metrics.batchDuration.observe({ topic, phase: 'dlq' }, (t1 - t0d) / 1000);
         metrics.batchDuration.observe({ topic, phase: 'total' }, (t2 - t0) / 1000);
         metrics.batchSize.observe({ topic }, items.length);
         metrics.rowsWritten.inc({ table: 'metrics' }, res.rows.metrics);
@@ -181,8 +191,8 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         metrics.lastCommitTimestamp.set(Date.now() / 1000);
         if (attempt > 0) {
           log.info({ attempts: attempt + 1 }, 'PostgreSQL is back: resuming');
-          metrics.paused.set(0);
-          consumer.resume([{ topic, partitions: [partition] }]);
+          failed = false;
+          if (--retrying === 0) metrics.paused.set(0);
         }
         log.debug({ from: from.toString(), to: to.toString(), rows: res.rows, dlq: res.deadLettered }, 'batch committed');
         stored.set(key, to);
@@ -190,32 +200,38 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
       } catch (err) {
         if (err instanceof IngestError && err.code === 'E_FENCED') {
           metrics.fenced.inc({ topic });
-          log.warn({ err }, 'lost the partition to another worker: rolled back');
+          log.warn({ err: errorMessage(err) }, 'lost the partition to another worker: rolled back');
           stored.delete(key);
+          giveUp();
           return 'fenced';
         }
         if ((err as { code?: string }).code === '23514') forgetPartitions(pool);
         const backoff = Math.min(config.dbRetryMaxBackoffMs, 250 * 2 ** Math.min(attempt, 10));
+        // Blocking here is the backpressure: this partition fetches nothing more until the
+        // batch is stored, so memory stays bounded while PostgreSQL is away.
         if (attempt === 0) {
-          payload.pause();
-          metrics.paused.set(1);
+          failed = true;
+          if (retrying++ === 0) metrics.paused.set(1);
         }
         metrics.dbRetries.inc({ topic });
         log.error({ err: errorMessage(err), attempt: attempt + 1, backoffMs: backoff, offsets: `${from}-${to - 1n}` }, 'batch failed: pausing and retrying');
         const until = Date.now() + backoff;
         while (Date.now() < until) {
-          if (stopping || !payload.isRunning() || payload.isStale()) return 'stopped';
+          if (stopping || !payload.isRunning() || payload.isStale()) return giveUp();
           await sleep(Math.min(1000, until - Date.now()));
           try {
             await payload.heartbeat();
           } catch {
-            return 'stopped'; // rebalancing: give the partition back, nothing was committed
+            return giveUp(); // rebalancing: give the partition back, nothing was committed
           }
         }
         // The stored offset may have moved meanwhile (another worker): re-read before retrying.
         stored.delete(key);
         const current: bigint = await loadStoredOffset(pool, topic, partition, from.toString(), config.workerId).catch(() => from);
-        if (current !== from) return 'fenced';
+        if (current !== from) {
+          giveUp();
+          return 'fenced';
+        }
       }
     }
   }
@@ -238,7 +254,11 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
           const current = await loadStoredOffset(pool, topic, partition, '0', config.workerId).catch(() => undefined);
           if (current !== undefined) {
             stored.set(key, current);
-            consumer.seek({ topic, partition, offset: current.toString() });
+            try {
+              consumer.seek({ topic, partition, offset: current.toString() });
+            } catch {
+              // no longer assigned here: the new owner starts from the stored offset
+            }
           }
           return;
         }

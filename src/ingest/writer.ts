@@ -42,6 +42,8 @@ export interface WriterDeps {
 
 export interface WriteResult {
   rows: { metrics: number; events: number };
+  /** Seconds spent writing rows (COPY and statements) and committing, summed over transactions. */
+  seconds: { copy: number; commit: number };
   stored: number;
   deadLettered: number;
 }
@@ -51,7 +53,7 @@ export interface WriteResult {
  * rejected by the decoder must have been sent to the DLQ by the caller.
  */
 export async function writeChunk(deps: WriterDeps, kind: TopicKind, topic: string, partition: number, items: Item[], from: bigint, to: bigint): Promise<WriteResult> {
-  const result: WriteResult = { rows: { metrics: 0, events: 0 }, stored: 0, deadLettered: 0 };
+  const result: WriteResult = { rows: { metrics: 0, events: 0 }, seconds: { copy: 0, commit: 0 }, stored: 0, deadLettered: 0 };
   await ensureDayPartitions(deps.pool, kind === 'stats' ? 'metrics' : 'events', items.flatMap((i) => (i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
   await writeRange(deps, kind, topic, partition, items, from, to, result);
   return result;
@@ -59,12 +61,17 @@ export async function writeChunk(deps: WriterDeps, kind: TopicKind, topic: strin
 
 async function writeRange(deps: WriterDeps, kind: TopicKind, topic: string, partition: number, items: Item[], from: bigint, to: bigint, result: WriteResult): Promise<void> {
   try {
+    const t0 = performance.now();
+    let t1 = t0;
     const rows = await withTransaction(deps.pool, async (client) => {
       const written = kind === 'stats' ? await writeStats(client, deps, items) : await writeLifecycle(client, items);
       await recordDeadLetters(client, deps.workerId, topic, partition, items);
       await advanceOffset(client, topic, partition, from, to, deps.workerId);
+      t1 = performance.now();
       return written;
     });
+    result.seconds.copy += (t1 - t0) / 1000;
+    result.seconds.commit += (performance.now() - t1) / 1000;
     result.rows.metrics += rows.metrics;
     result.rows.events += rows.events;
     result.stored += items.filter((i) => !i.rejected && !i.tombstone).length;

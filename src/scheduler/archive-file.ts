@@ -110,7 +110,9 @@ export async function readBack(file: string): Promise<{ sha256: string; rows: nu
 
 /** Throws E_ARCHIVE_CORRUPT unless the file matches its manifest. */
 export async function verifyArchive(file: string, m: Manifest): Promise<void> {
-  const got = await readBack(file);
+  const got = await readBack(file).catch((err: unknown) => {
+    throw new IngestError('E_ARCHIVE_CORRUPT', `${file}: unreadable (${(err as Error).message})`, false, { cause: err });
+  });
   if (got.sha256 !== m.sha256 || got.rows !== m.rows) {
     throw new IngestError('E_ARCHIVE_CORRUPT', `${file}: read back ${got.rows} rows sha256 ${got.sha256.slice(0, 12)}, manifest says ${m.rows} rows sha256 ${m.sha256.slice(0, 12)}`);
   }

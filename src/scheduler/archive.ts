@@ -3,7 +3,7 @@
 // back, then dropped. The archive_ledger records each step, so a crashed run is resumed by the
 // next one: a partition whose file was written is verified and dropped, never exported twice.
 // Units: metrics leaves (metrics_pYYYYMMDD_instance / _app) and events day partitions. Event days
-// are summarised into events_compressed first.
+// are summarised into events_compressed first. An empty partition is dropped without a file.
 // Cutoff: `older_than` (e.g. '14d') for every table, or, when not given, each table's retention
 // (a safety net behind `retention`, and what `retention` does itself with ARCHIVE_BEFORE_DROP).
 import { resolve } from 'node:path';
@@ -63,6 +63,13 @@ export async function archivePartition(ctx: JobContext, t: ArchiveTarget): Promi
     await setState(pool, led, (led.state = 'detached'));
   }
   if (led.state === 'detached') {
+    const { rows: n } = await pool.query<{ n: number }>(`SELECT count(*) AS n FROM ${quoteIdent(t.partition)}`);
+    if (n[0]?.n === 0) {
+      // Nothing to keep: no file, the ledger alone records that the partition went.
+      await setState(pool, led, (led.state = 'verified'), { rows: 0 });
+    }
+  }
+  if (led.state === 'detached') {
     // A crash after the file was written but before the ledger said so: keep that file when it is
     // whole and holds exactly the table's rows.
     let m = await readManifest(paths.file);
@@ -75,6 +82,7 @@ export async function archivePartition(ctx: JobContext, t: ArchiveTarget): Promi
     log.info({ file: paths.file, rows: m.rows }, 'partition exported');
     await setState(pool, led, (led.state = 'exported'), { file: paths.file, rows: m.rows, sha256: m.sha256 });
     ctx.fault('archive:after-export');
+    ctx.fault(`archive:after-export:${t.partition}`);
   }
   if (led.state === 'exported') {
     const m = await readManifest(paths.file);

@@ -67,7 +67,7 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
   const abort = new AbortController();
   const inFlight = new Map<string, Promise<JobRun>>();
   // One connection holds this runner's job locks; it goes back to the pool when none is held.
-  interface LockConn { client: PoolClient; refs: number; broken: boolean }
+  interface LockConn { client: PoolClient; refs: number; broken: boolean; onError: () => void }
   let lockConn: LockConn | undefined;
   const held = new Map<string, LockConn>();
 
@@ -88,15 +88,14 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
     lc.refs--;
     if (lc.refs > 0) return;
     if (lockConn === lc) lockConn = undefined;
+    lc.client.off('error', lc.onError);
     lc.client.release(lc.broken);
   }
 
   async function tryLock(job: string): Promise<boolean> {
     if (!lockConn || lockConn.broken) {
-      const lc: LockConn = { client: await pool.connect(), refs: 0, broken: false };
-      lc.client.on('error', () => {
-        lc.broken = true;
-      });
+      const lc: LockConn = { client: await pool.connect(), refs: 0, broken: false, onError: () => (lc.broken = true) };
+      lc.client.on('error', lc.onError);
       lockConn = lc;
     }
     const lc = lockConn;

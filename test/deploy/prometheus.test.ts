@@ -13,7 +13,7 @@ const deploy = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'deploy
 const alertsFile = join(deploy, 'alerts.yml');
 const configFile = join(deploy, 'prometheus.yml');
 
-const INSTALL = 'apt-get download prometheus && dpkg -x prometheus_*.deb /tmp/prometheus-deb && install -m 0755 /tmp/prometheus-deb/usr/bin/promtool /usr/local/bin/promtool';
+const INSTALL = '(cd /tmp && apt-get download prometheus && dpkg -x prometheus_*.deb /tmp/prometheus-deb) && install -m 0755 /tmp/prometheus-deb/usr/bin/promtool /usr/local/bin/promtool';
 
 /** promtool from $PROMTOOL or PATH; this test installs nothing. */
 function findPromtool(): string | undefined {

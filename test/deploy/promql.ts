@@ -16,7 +16,7 @@ export async function exportedMetrics(): Promise<Map<string, string>> {
   const registry = new Registry();
   createMetrics(registry);
   const out = new Map<string, string>();
-  for (const m of registry.getMetricsAsArray()) out.set(m.name, (await m.get()).type);
+  for (const m of await registry.getMetricsAsJSON()) out.set(m.name, String(m.type));
   return out;
 }
 

@@ -261,6 +261,24 @@ describe('admin routes', () => {
     }
   });
 
+  test('with an ADMIN_TOKEN the admin routes are served, behind the bearer token', async () => {
+    const s = await start({
+      health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true },
+      scheduler,
+      env: { ADMIN_TOKEN },
+    });
+    try {
+      assert.equal((await s.get('/admin/jobs')).status, 401);
+      assert.equal((await s.get('/admin/jobs', { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401);
+      const ok = await s.get('/admin/jobs', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(ok.status, 200);
+      assert.deepEqual(await ok.json(), { jobs: [] });
+      assert.equal((await s.get('/metrics')).status, 200, 'the token guards the admin routes only');
+    } finally {
+      await s.server.close();
+    }
+  });
+
   test('request logging at debug level never writes the Authorization header or the token', async () => {
     const s = await start({
       health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true },

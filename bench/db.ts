@@ -1,0 +1,33 @@
+// Databases for the benchmark: a fresh migrated database per measured path (cloned from the test
+// template), and cheap progress probes that never scan the metrics table.
+import type { Pool } from '../src/db/pool.ts';
+import { freshDatabase, type TestDatabase } from '../test/helpers/db.ts';
+
+export type BenchDatabase = TestDatabase;
+
+export async function benchDatabase(): Promise<BenchDatabase> {
+  return freshDatabase();
+}
+
+/** Messages of `topic` the worker has committed: sum of stored next offsets (offsets start at 0). */
+export async function committedMessages(pool: Pool, topic: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number | null }>('SELECT sum(next_offset)::bigint AS n FROM ingest_offsets WHERE topic = $1', [topic]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Stored next offset of each partition of `topic`. */
+export async function storedOffsets(pool: Pool, topic: string): Promise<Map<number, number>> {
+  const { rows } = await pool.query<{ partition: number; next_offset: number }>('SELECT partition, next_offset FROM ingest_offsets WHERE topic = $1', [topic]);
+  return new Map(rows.map((r) => [r.partition, Number(r.next_offset)]));
+}
+
+export async function countRows(pool: Pool, table: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM ${table}`);
+  return Number(rows[0]!.n);
+}
+
+/** Highest id in `table`: its identity starts at 1, so on a table loaded by inserts only it counts the rows (no scan). */
+export async function maxId(pool: Pool, table: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number | null }>(`SELECT max(id)::bigint AS n FROM ${table}`);
+  return Number(rows[0]?.n ?? 0);
+}

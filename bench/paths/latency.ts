@@ -1,0 +1,99 @@
+// Ingest latency at a fixed rate: the producer stamps each stats message with ts = Date.now() at
+// send and notes its partition and offset; a poller reads the worker's stored offsets
+// (ingest_offsets, advanced in the same transaction as the rows) every 20 ms. A message's row is
+// committed by the first poll whose stored offset of its partition is past it; latency = that
+// poll's completion time - ts. No triggers; the error is at most one poll period, and always high.
+import { randomBytes } from 'node:crypto';
+import type { Message } from '../../src/kafka/client.ts';
+import { benchDatabase, committedMessages, storedOffsets } from '../db.ts';
+import { benchKafka, createTopics, lifecycleMessages, produceAll, rng, sampleJson, type Workload } from '../load.ts';
+import { percentile, sleep } from '../stats.ts';
+import { spawnBenchWorker } from './worker.ts';
+
+export interface LatencyRun {
+  ratePerSec: number;
+  achievedPerSec: number;
+  messages: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  peakRssMb: number;
+}
+
+export async function latencyRun(w: Workload, partitions: number, rowsPerSec: number, durationMs: number): Promise<LatencyRun> {
+  const id = randomBytes(4).toString('hex');
+  const topics = { stats: `bench-${id}.lat.stats`, lifecycle: `bench-${id}.lat.lifecycle`, dlq: `bench-${id}.lat.dlq` };
+  await createTopics([topics.stats, topics.lifecycle, topics.dlq], partitions);
+  const kafka = benchKafka('orchestry-bench-latency');
+  const life = lifecycleMessages({ ...w, lifecycle: w.lifecycle.filter((l) => l.json.type === 'app.registered' || l.json.type === 'container.started') });
+  await produceAll(kafka, topics.lifecycle, life, 2000, 1);
+  const db = await benchDatabase();
+  const worker = spawnBenchWorker(db.url, topics);
+  const timeline = new Map<number, { t: number; next: number }[]>();
+  let polling = true;
+  try {
+    for (let i = 0; (await committedMessages(db.pool, topics.lifecycle)) < life.length; i++) {
+      if (i > 1200) throw new Error(`worker did not take the lifecycle messages\n${worker.output()}`);
+      await sleep(100);
+    }
+    const poller = (async () => {
+      while (polling) {
+        const offsets = await storedOffsets(db.pool, topics.stats);
+        const t = Date.now();
+        for (const [p, next] of offsets) {
+          let tl = timeline.get(p);
+          if (!tl) timeline.set(p, (tl = []));
+          if (tl.length === 0 || tl[tl.length - 1]!.next !== next) tl.push({ t, next });
+        }
+        await sleep(20);
+      }
+    })();
+
+    const containers = [...new Map(w.samples.map((s) => [s.container, s])).values()];
+    const ratePerSec = rowsPerSec / 8;
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const sent: { p: number; offset: number; ts: number }[] = [];
+    const r = rng(7);
+    const t0 = Date.now();
+    let k = 0;
+    while (Date.now() - t0 < durationMs) {
+      const due = Math.floor(((Date.now() - t0) / 1000) * ratePerSec) - sent.length;
+      if (due > 0) {
+        const ts = Date.now();
+        const msgs: (Message & { partition: number })[] = [];
+        for (let i = 0; i < due; i++) {
+          const c = containers[k++ % containers.length]!;
+          msgs.push({ key: c.container, partition: c.partition, value: JSON.stringify(sampleJson(c.app, c.container, c.replica, ts, r)) });
+        }
+        const meta = await producer.send({ topic: topics.stats, acks: -1, messages: msgs });
+        const base = new Map(meta.map((m) => [m.partition, Number(m.baseOffset)]));
+        const idx = new Map<number, number>();
+        for (const m of msgs) {
+          const n = idx.get(m.partition) ?? 0;
+          idx.set(m.partition, n + 1);
+          sent.push({ p: m.partition, offset: base.get(m.partition)! + n, ts });
+        }
+      }
+      await sleep(10);
+    }
+    const achievedPerSec = (sent.length / (Date.now() - t0)) * 1000;
+    await producer.disconnect();
+    const deadline = Date.now() + 60_000;
+    while ((await committedMessages(db.pool, topics.stats)) < sent.length && Date.now() < deadline) await sleep(50);
+    polling = false;
+    await poller;
+    const lat: number[] = [];
+    for (const s of sent) {
+      const hit = timeline.get(s.p)?.find((e) => e.next > s.offset);
+      if (!hit) throw new Error(`message ${s.p}/${s.offset} was not committed within 60 s`);
+      lat.push(hit.t - s.ts);
+    }
+    const rss = await worker.stop();
+    return { ratePerSec: ratePerSec * 8, achievedPerSec: achievedPerSec * 8, messages: sent.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: Math.max(...lat), peakRssMb: rss };
+  } finally {
+    polling = false;
+    await worker.stop();
+    await db.drop();
+  }
+}

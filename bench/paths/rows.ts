@@ -1,0 +1,62 @@
+// The workload's metric rows, prepared in memory before any timing: per lane (one database
+// connection, like one of the worker's PARTITIONS_CONCURRENCY partitions in flight) and per batch
+// of BATCH_MAX_MESSAGES messages, both as COPY text (the worker's own encoder) and as parameters.
+import type { Pool } from '../../src/db/pool.ts';
+import { decodeStats } from '../../src/ingest/decode.ts';
+import { ChunkBuilder, addMetricRows } from '../../src/ingest/rows.ts';
+import { METRIC_TYPES, METRIC_UNITS, type StatsMessage } from '../../src/ingest/contract.ts';
+import type { Workload } from '../load.ts';
+
+export type RowValues = [string, string, string, number, string, string, string];
+
+export interface Batch {
+  messages: StatsMessage[];
+  copyChunks: string[];
+  rows: number;
+}
+
+const LIMITS = { messageMaxBytes: 1 << 20, minTsMs: 0, maxTsMs: Number.MAX_SAFE_INTEGER };
+
+export function decodedSamples(w: Workload): { partition: number; msg: StatsMessage }[] {
+  return w.samples.map((s) => {
+    const d = decodeStats(Buffer.from(JSON.stringify(s.json)), LIMITS);
+    if (!d.ok) throw new Error(`bench workload does not decode: ${d.error.message}`);
+    return { partition: s.partition, msg: d.value };
+  });
+}
+
+/** Lanes of batches: partition p goes to lane p % lanes; batches never mix partitions. */
+export function lanesOf(decoded: { partition: number; msg: StatsMessage }[], lanes: number, batchMessages: number): Batch[][] {
+  const byPartition = new Map<number, StatsMessage[]>();
+  for (const d of decoded) {
+    let list = byPartition.get(d.partition);
+    if (!list) byPartition.set(d.partition, (list = []));
+    list.push(d.msg);
+  }
+  const out: Batch[][] = Array.from({ length: lanes }, () => []);
+  for (const [p, msgs] of [...byPartition].sort((a, b) => a[0] - b[0])) {
+    for (let i = 0; i < msgs.length; i += batchMessages) {
+      const messages = msgs.slice(i, i + batchMessages);
+      const b = new ChunkBuilder();
+      for (const m of messages) addMetricRows(b, m);
+      out[p % lanes]!.push({ messages, copyChunks: b.done(), rows: b.rows });
+    }
+  }
+  return out;
+}
+
+export function rowValues(m: StatsMessage): RowValues[] {
+  const labels = JSON.stringify({ ...(m.labels ?? {}), container_id: m.container_id });
+  const out: RowValues[] = [];
+  for (const type of METRIC_TYPES) {
+    const v = m[type];
+    if (v !== undefined) out.push([m.app, type, m.ts.iso, v, labels, METRIC_UNITS[type], 'instance']);
+  }
+  return out;
+}
+
+/** Makes the daily partitions every sample falls in (the worker does this on demand). */
+export async function ensurePartitions(pool: Pool, w: Workload): Promise<void> {
+  const days = new Set(w.samples.map((s) => new Date(s.ts).toISOString().slice(0, 10)));
+  for (const d of days) await pool.query("SELECT orchestry_ensure_day_partition('metrics', $1::date)", [d]);
+}
