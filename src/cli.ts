@@ -4,6 +4,7 @@ import { registerCoreCommands } from './cli/core.ts';
 import { registerStackCommands } from './cli/stack.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerJobCommands } from './cli/jobs.ts';
+import { registerPublishCommands } from './cli/publish.ts';
 
 const program = new Command('orchestry-ingest')
   .description('Kafka-to-PostgreSQL telemetry ingestion worker for Orchestry')
@@ -13,6 +14,7 @@ registerCoreCommands(program);
 registerStackCommands(program);
 registerDlqCommands(program);
 registerJobCommands(program);
+registerPublishCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`orchestry-ingest: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -67,7 +67,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     stored.clear();
     sought.clear();
     metrics.consumerReady.set(1);
-    logger.info({ generationId: e.payload.groupId, memberAssignment: e.payload.memberAssignment }, 'joined the consumer group');
+    logger.info({ groupId: e.payload.groupId, memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined the consumer group');
   });
   for (const ev of [consumer.events.CRASH, consumer.events.DISCONNECT, consumer.events.STOP]) {
     consumer.on(ev, () => {
