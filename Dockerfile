@@ -42,9 +42,6 @@ COPY package.json ./
 COPY bin ./bin
 COPY migrations ./migrations
 COPY --from=build /app/dist ./dist
-# src/db/migrate.ts resolves MIGRATIONS_DIR as <compiled file>/../../migrations, which is
-# dist/migrations for dist/src/db/migrate.js: keep a copy there until that lookup is fixed.
-COPY migrations ./dist/migrations
 
 USER orchestry:orchestry
 VOLUME ["/var/lib/orchestry-ingest/archive"]

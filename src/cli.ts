@@ -10,6 +10,12 @@ const program = new Command('orchestry-ingest')
   .description('Kafka-to-PostgreSQL telemetry ingestion worker for Orchestry')
   .showHelpAfterError();
 
+// `orchestry-ingest config | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 registerCoreCommands(program);
 registerStackCommands(program);
 registerDlqCommands(program);

@@ -1,6 +1,7 @@
 // Configuration: one zod schema, read once from the environment at start.
 // Names carry their units; a bad value stops start-up with one message naming every bad variable.
 import { hostname } from 'node:os';
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -16,7 +17,17 @@ const pgUrl = z
   .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
   .refine((s) => URL.canParse(s), 'is not a valid URL');
 const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a legal Kafka topic name');
-const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron expression with 5 or 6 fields');
+const cron = z
+  .string()
+  .regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron expression with 5 or 6 fields')
+  .refine((expr) => {
+    try {
+      new Cron(expr, { timezone: 'UTC', paused: true }).stop();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid cron expression');
 
 /** The environment variables the worker reads, with defaults. Every key is documented in the README. */
 export const envSchema = z.object({
@@ -128,7 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const v = env[key];
-    if (v !== undefined && v !== '') raw[key] = v;
+    if (v !== undefined && v.trim() !== '') raw[key] = v.trim();
   }
   const parsed = envSchema.safeParse(raw);
   const problems: { variable: string; reason: string }[] = [];
@@ -139,15 +150,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const e = parsed.success ? parsed.data : undefined;
-  if (e) {
-    const sasl = [e.KAFKA_SASL_MECHANISM, e.KAFKA_SASL_USERNAME, e.KAFKA_SASL_PASSWORD];
-    if (sasl.some((x) => x !== undefined) && sasl.some((x) => x === undefined)) {
-      for (const [i, name] of ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'].entries()) {
-        if (sasl[i] === undefined) problems.push({ variable: name, reason: 'must be set when any KAFKA_SASL_* variable is set' });
-      }
+  const saslVars = ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+  if (saslVars.some((v) => raw[v] !== undefined)) {
+    for (const v of saslVars) {
+      if (raw[v] === undefined) problems.push({ variable: v, reason: 'must be set when any KAFKA_SASL_* variable is set' });
     }
   }
-  if (problems.length > 0 || !e) throw new ConfigError(problems);
+  if (problems.length > 0 || !e) {
+    // One line per variable, its reasons joined.
+    const merged = new Map<string, string[]>();
+    for (const p of problems) merged.set(p.variable, [...(merged.get(p.variable) ?? []), p.reason]);
+    throw new ConfigError([...merged].map(([variable, reasons]) => ({ variable, reason: reasons.join('; ') })));
+  }
   return {
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -216,7 +230,11 @@ export function mask(variable: string, value: string): string {
 
 /** Replaces the password of any `scheme://user:pass@host` inside `value` with ****. */
 export function maskUrl(value: string): string {
-  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1****@');
+  // The password runs to the last @ before the host (libpq accepts a raw @ in it), and may also
+  // be given as a password= query parameter.
+  return value
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"]*:)[^/?#\s"]*@/gi, '$1****@')
+    .replace(/([?&]password=)[^&#\s"]*/gi, '$1****');
 }
 
 /** The effective configuration as the environment variables it came from, secrets masked. */

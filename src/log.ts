@@ -5,7 +5,7 @@
 //   2. every finished line has the password of any `scheme://user:password@host` masked;
 //   3. every finished line has the literal secret values it was given (`secrets`) masked.
 import pino, { type Logger } from 'pino';
-import type { Config } from './config.ts';
+import { maskUrl, type Config } from './config.ts';
 
 export type { Logger };
 
@@ -17,14 +17,8 @@ const SERIALIZED = Symbol('serialized');
 /** Literal secrets shorter than this are not scrubbed from free text (they would mangle ordinary words). */
 const MIN_LITERAL_SECRET = 6;
 
-// The password of a URL ends at the first '@'; it cannot hold an unescaped '/', '?', '#', '"' or space,
-// which keeps the match inside one URL and one JSON string.
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"]*:)[^@/?#\s"]*@/gi;
-
-/** Masks URL passwords in a string. */
-export function maskUrlPasswords(text: string): string {
-  return text.replace(URL_PASSWORD, `$1${CENSOR}@`);
-}
+/** Masks URL passwords in a string (the one implementation lives in config.ts). */
+export const maskUrlPasswords = maskUrl;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

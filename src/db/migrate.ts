@@ -2,13 +2,15 @@
 // transaction together with its ledger row. A session advisory lock serialises concurrent
 // migrators; a checksum per applied file refuses to run when an applied file was edited.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngestError } from '../errors.ts';
 import type { Pool, PoolClient } from './pool.ts';
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+// src/db/ in the sources, dist/src/db/ when compiled: the migrations folder is at the package root.
+const here = dirname(fileURLToPath(import.meta.url));
+export const MIGRATIONS_DIR = [join(here, '..', '..', 'migrations'), join(here, '..', '..', '..', 'migrations')].find((d) => existsSync(d)) ?? join(here, '..', '..', 'migrations');
 const LOCK_KEY = 0x6f726368; // 'orch'
 
 export interface Migration {

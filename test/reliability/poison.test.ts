@@ -122,7 +122,7 @@ test('known gaps: inputs whose DLQ code is wrong today (see the report for the p
   workers.push(w);
   await whenReady(w);
   await produce(topics.stats, gaps.map((p, i) => ({ key: `poison-${i}`, value: p.value, headers: { 'x-poison': p.kind } })));
-  await drained(db.pool, topics, 60_000).catch((err: Error) => {
+  await drained(db.pool, topics, 20_000).catch((err: Error) => {
     throw new Error(`${err.message}\n${w.output().slice(-4000)}`);
   });
   assert.deepEqual(await checkDlq(topics, gaps), []);

@@ -1,0 +1,107 @@
+// A local broker with a SASL_PLAINTEXT listener (SCRAM-SHA-256/512 and PLAIN) next to the plaintext
+// one, for tests of the worker's Kafka authentication. Same classpath and process handling as
+// kafka.ts; SCRAM users are created at format time (KRaft: StorageTool format --add-scram).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { kafkaAnswers, kafkaLibs, stopKafka } from './kafka.ts';
+import { freePort, pidAlive, portAnswers, run, sleep, terminate } from './process.ts';
+
+type Log = (line: string) => void;
+const READY_TIMEOUT_MS = 90_000;
+
+export interface SaslUser {
+  name: string;
+  password: string;
+}
+
+export interface SaslKafkaState {
+  pid: number;
+  /** Plaintext listener (topic admin from tests). */
+  brokers: string;
+  /** SASL_PLAINTEXT listener: SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN. */
+  saslBrokers: string;
+}
+
+const jaasValue = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+
+function properties(dataDir: string, port: number, saslPort: number, cport: number, users: SaslUser[]): string {
+  const plainUsers = users.map((u) => `user_${u.name}="${jaasValue(u.password)}"`).join(' ');
+  const props: Record<string, string | number> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${cport}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${cport}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256,PLAIN',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'log.dirs': dataDir,
+    'num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    'auto.create.topics.enable': 'false',
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 3,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    'group.initial.rebalance.delay.ms': 0,
+    'num.io.threads': 2,
+    'num.network.threads': 2,
+  };
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+/** Formats a fresh data dir under `root` with the SCRAM users and starts the broker detached. */
+export async function startSaslKafka(repo: string, root: string, users: SaslUser[], log: Log): Promise<SaslKafkaState> {
+  const libs = await kafkaLibs(repo, root, log);
+  const dir = join(root, 'kafka');
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir, { recursive: true });
+  await stopKafka(root, undefined, log);
+  const port = await freePort();
+  const saslPort = await freePort();
+  const controllerPort = await freePort();
+  const props = join(dir, 'server.properties');
+  await writeFile(props, properties(dataDir, port, saslPort, controllerPort, users));
+  const log4j = `-Dlog4j2.configurationFile=${join(repo, 'stack/kafka/log4j2.properties')}`;
+  const cp = join(libs, '*');
+  const scram = users.flatMap((u) => ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]));
+  log(`kafka-sasl: formatting storage with ${users.length} SCRAM user(s)`);
+  await run('java', ['-Xmx256m', '-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', props, '-g', ...scram]);
+  const logFile = join(dir, 'kafka.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn('java', ['-Xms128m', '-Xmx512m', '-Djava.awt.headless=true', '-cp', cp, log4j, 'kafka.Kafka', props], { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid;
+  if (!pid) throw new Error('kafka-sasl: java did not start');
+  await writeFile(join(dir, 'kafka.pid'), `${pid}\n`);
+  const brokers = `127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const tail = async () => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
+    if (!pidAlive(pid)) throw new Error(`kafka-sasl: broker exited during start-up:\n${await tail()}`);
+    if ((await portAnswers(port)) && (await portAnswers(saslPort)) && (await kafkaAnswers(brokers))) break;
+    if (Date.now() > deadline) {
+      await terminate(pid, 5000);
+      throw new Error(`kafka-sasl: no answer within ${READY_TIMEOUT_MS / 1000} s:\n${await tail()}`);
+    }
+    await sleep(300);
+  }
+  log(`kafka-sasl: pid ${pid}, plaintext ${brokers}, SASL 127.0.0.1:${saslPort}`);
+  return { pid, brokers, saslBrokers: `127.0.0.1:${saslPort}` };
+}
+
+/** Stops the broker started by startSaslKafka under `root`. */
+export async function stopSaslKafka(root: string, pid: number | undefined, log: Log): Promise<void> {
+  await stopKafka(root, pid, log);
+}
