@@ -176,6 +176,9 @@ BEGIN
             WHERE name = r.app AND (last_scaled_at IS NULL OR last_scaled_at <= r.ts);
         WHEN 'container.started' THEN
             -- The replica slot may be held by the container this one replaces: the newer state wins.
+            -- Batches of other partitions may start a container in the same slot at the same
+            -- time: the slot is taken under a transaction lock, so the second one sees the first.
+            PERFORM pg_advisory_xact_lock(hashtext('orchestry.slot'), hashtext(r.app || '/' || (r.payload->>'replica_index')));
             SELECT container_id, status_changed_at INTO holder FROM instances
             WHERE app_name = r.app AND replica_index = (r.payload->>'replica_index')::int AND container_id <> r.container_id
             FOR UPDATE;

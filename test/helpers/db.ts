@@ -60,10 +60,12 @@ async function templateIsStale(): Promise<boolean> {
     const { rows } = await client.query<{ stale: boolean }>(
       `SELECT coalesce(max(applied_at) < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', true) AS stale FROM orchestry_migrations`,
     );
-    // A template made by an older set of migration files is stale too.
-    const { rows: n } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orchestry_migrations');
+    // A template made by other migration files (added or edited) is stale too.
+    const { rows: applied } = await client.query<{ id: number; checksum: string }>('SELECT id, checksum FROM orchestry_migrations ORDER BY id');
     const { readMigrations } = await import('../../src/db/migrate.ts');
-    return Boolean(rows[0]?.stale) || n[0]?.n !== readMigrations().length;
+    const files = readMigrations();
+    const same = applied.length === files.length && files.every((m, i) => applied[i]?.checksum === m.checksum);
+    return Boolean(rows[0]?.stale) || !same;
   } catch {
     return true;
   } finally {
