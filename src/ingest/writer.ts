@@ -122,6 +122,7 @@ async function writeStats(client: PoolClient, deps: WriterDeps, items: Item[]): 
   const out = new ChunkBuilder();
   const apps = new Set<string>();
   // The newest sample per container updates its instances row (newer wins; equal ts: later offset).
+  // Only unindexed columns change (not updated_at, which tracks lifecycle changes): HOT updates.
   const latest = new Map<string, StatsMessage>();
   for (const i of items) {
     const m = i.stats;
@@ -147,7 +148,7 @@ async function writeStats(client: PoolClient, deps: WriterDeps, items: Item[]): 
          cpu_percent = coalesce(s.cpu, i.cpu_percent),
          memory_percent = coalesce(s.mem, i.memory_percent),
          memory_usage_bytes = coalesce(s.bytes, i.memory_usage_bytes),
-         stats_at = s.ts, updated_at = NOW()
+         stats_at = s.ts
        FROM unnest($1::text[], $2::timestamptz[], $3::real[], $4::real[], $5::bigint[]) AS s(container_id, ts, cpu, mem, bytes)
        WHERE i.container_id = s.container_id AND (i.stats_at IS NULL OR i.stats_at <= s.ts)`,
       [
