@@ -14,16 +14,23 @@ const codePoints = (s: string) => {
   return n;
 };
 const noNul = (s: string) => !s.includes('\u0000');
+/** A lone UTF-16 surrogate (from a JSON "\ud800" escape) has no UTF-8 form: PostgreSQL would get U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
 
 /** A varchar(n) column: 1..n code points, no NUL (PostgreSQL text cannot hold U+0000). */
 const varchar = (max: number) =>
   z
     .string()
     .refine(noNul, { message: 'contains a NUL character (U+0000), which PostgreSQL text cannot store', params: { nul: true } })
+    .refine(wellFormed, { message: 'contains a lone UTF-16 surrogate, which has no UTF-8 form' })
     .refine((s) => codePoints(s) >= 1, { message: 'must not be empty' })
     .refine((s) => codePoints(s) <= max, { message: `must be at most ${max} characters`, params: { range: true } });
 
-const text = z.string().refine(noNul, { message: 'contains a NUL character (U+0000), which PostgreSQL text cannot store', params: { nul: true } });
+const text = z
+  .string()
+  .refine(noNul, { message: 'contains a NUL character (U+0000), which PostgreSQL text cannot store', params: { nul: true } })
+  .refine(wellFormed, { message: 'contains a lone UTF-16 surrogate, which has no UTF-8 form' });
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -36,7 +43,9 @@ export const timestamp = z
   .transform((v, ctx) => {
     if (typeof v === 'number') return { ms: v, iso: new Date(v).toISOString() };
     const ms = Date.parse(v.replace(/\.(\d{3})\d+/, '.$1'));
-    if (Number.isNaN(ms)) {
+    // V8 rolls impossible days over (30 February -> 2 March); PostgreSQL refuses them.
+    const [y, mo, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+    if (Number.isNaN(ms) || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) {
       ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
       return z.NEVER;
     }
@@ -48,7 +57,9 @@ export type Timestamp = z.output<typeof timestamp>;
 const float4 = z
   .number()
   .refine(Number.isFinite, { message: 'must be a finite number' })
-  .refine((n) => Math.abs(n) <= FLOAT4_MAX, { message: 'is outside the range of REAL', params: { range: true } });
+  .refine((n) => Math.abs(n) <= FLOAT4_MAX, { message: 'is outside the range of REAL', params: { range: true } })
+  // PostgreSQL refuses a REAL that underflows to 0 (22003), e.g. 1e-50.
+  .refine((n) => n === 0 || Math.fround(n) !== 0, { message: 'is too small in magnitude for REAL (it would round to 0)', params: { range: true } });
 const nonNegative = float4.refine((n) => n >= 0, { message: 'must be >= 0', params: { range: true } });
 const int32 = z.number().int().min(-2147483648).max(2147483647);
 const nonNegInt = z.number().int().min(0).max(2147483647);

@@ -48,10 +48,12 @@ function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, 
 function rejectionOf(error: z.ZodError): Rejection {
   let code: ErrorCode = 'E_SCHEMA';
   const issues = error.issues.slice(0, 5).map((i) => {
-    const params = (i as { params?: { range?: boolean; nul?: boolean } }).params;
+    // A bad record key is reported as 'invalid_key' with the key's own issues nested inside.
+    const nested = i.code === 'invalid_key' ? (i as { issues?: { params?: unknown }[] }).issues ?? [] : [];
+    const params = [i, ...nested].map((x) => (x as { params?: { range?: boolean; nul?: boolean } }).params).find((p) => p?.nul || p?.range);
     if (params?.nul) code = 'E_NUL_BYTE';
     else if (code === 'E_SCHEMA' && (params?.range || i.code === 'too_big' || i.code === 'too_small')) code = 'E_OUT_OF_RANGE';
-    return `${i.path.join('.') || '(value)'}: ${i.message}`;
+    return `${i.path.map(String).join('.').replaceAll('\u0000', '\\u0000') || '(value)'}: ${i.message}`;
   });
   return { code, message: issues.join('; ').slice(0, 1000) };
 }

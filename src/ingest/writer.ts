@@ -114,7 +114,7 @@ async function recordDeadLetters(client: PoolClient, workerId: string, topic: st
     `INSERT INTO ingest_dead_letters (topic, partition, "offset", error_code, error_message, worker_id)
      SELECT $1, $2, o, c, m, $6 FROM unnest($3::bigint[], $4::text[], $5::text[]) AS d(o, c, m)
      ON CONFLICT (topic, partition, "offset") DO NOTHING`,
-    [topic, partition, dead.map((i) => i.offset.toString()), dead.map((i) => i.rejected!.code), dead.map((i) => i.rejected!.message), workerId],
+    [topic, partition, dead.map((i) => i.offset.toString()), dead.map((i) => i.rejected!.code), dead.map((i) => i.rejected!.message.replaceAll('\u0000', '\\u0000')), workerId],
   );
 }
 
