@@ -15,7 +15,7 @@ export interface Ratio {
 }
 
 export interface Report {
-  mode: 'quick' | 'full';
+  mode: 'quick' | 'full' | 'smoke';
   startedAt: string;
   machine: { cpus: number; memoryGb: number; node: string };
   workload: Record<string, unknown>;

@@ -128,3 +128,6 @@ export async function runPeerOnce(topic: string, rows: number, tasks: number, ba
     await db.drop();
   }
 }
+
+/** Whether the peer's classpath is already resolved (the smoke test runs the peer only then). */
+export const connectLibsPresent = () => existsSync(join(libs, `debezium-connector-jdbc-${DEBEZIUM_VERSION}.jar`));

@@ -26,10 +26,11 @@ function insertSql(rows: number): string {
   return `INSERT INTO metrics ${COLUMNS} VALUES ${tuples.join(',')}`;
 }
 
-async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batches: Batch[], deadline: number) => Promise<number>, timeCapMs: number): Promise<DbRun> {
+async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batches: Batch[], deadline: number) => Promise<number>, timeCapMs: number, prepare?: (pool: Pool) => Promise<void>): Promise<DbRun> {
   const db = await benchDatabase();
   try {
     await ensurePartitions(db.pool, w);
+    if (prepare) await prepare(db.pool);
     const t0 = performance.now();
     const deadline = Date.now() + timeCapMs;
     const done = await Promise.all(lanes.map((batches) => perLane(db.pool, batches, deadline)));
@@ -44,12 +45,12 @@ async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batche
 }
 
 /** The limit: each batch's rows (precomputed COPY text) by COPY in one transaction. */
-export function copyLimit(w: Workload, lanes: Batch[][]): Promise<DbRun> {
+export function copyLimit(w: Workload, lanes: Batch[][], prepare?: (pool: Pool) => Promise<void>): Promise<DbRun> {
   return timed(w, lanes, async (pool, batches) => {
     let rows = 0;
     for (const b of batches) rows += await withTransaction(pool, (c) => copyInto(c, METRICS_COPY, b.copyChunks));
     return rows;
-  }, Number.MAX_SAFE_INTEGER);
+  }, Number.MAX_SAFE_INTEGER, prepare);
 }
 
 /** Baseline: one INSERT (of its 8 rows) per message, each its own transaction (autocommit). Time-capped. */

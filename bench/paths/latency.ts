@@ -36,17 +36,21 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
       if (i > 1200) throw new Error(`worker did not take the lifecycle messages\n${worker.output()}`);
       await sleep(100);
     }
+    const poll = async () => {
+      const offsets = await storedOffsets(db.pool, topics.stats);
+      const t = Date.now();
+      for (const [p, next] of offsets) {
+        let tl = timeline.get(p);
+        if (!tl) timeline.set(p, (tl = []));
+        if (tl.length === 0 || tl[tl.length - 1]!.next !== next) tl.push({ t, next });
+      }
+    };
     const poller = (async () => {
       while (polling) {
-        const offsets = await storedOffsets(db.pool, topics.stats);
-        const t = Date.now();
-        for (const [p, next] of offsets) {
-          let tl = timeline.get(p);
-          if (!tl) timeline.set(p, (tl = []));
-          if (tl.length === 0 || tl[tl.length - 1]!.next !== next) tl.push({ t, next });
-        }
+        await poll();
         await sleep(20);
       }
+      await poll(); // the commits the last sleep hid
     })();
 
     const containers = [...new Map(w.samples.map((s) => [s.container, s])).values()];
