@@ -37,15 +37,23 @@ export async function followProgress(read: () => Promise<number>, total: number,
   const deadline = Date.now() + opts.timeoutMs;
   let first: { t: number; n: number } | undefined;
   let last = { t: performance.now(), n: 0 };
+  let idle = last; // the last poll before any progress
   for (;;) {
     const n = await read();
     const t = performance.now();
     if (n > 0 && !first) first = { t, n };
+    if (n === 0) idle = { t, n };
     last = { t, n };
     if (n >= total || Date.now() > deadline) break;
     await sleep(pollMs);
   }
-  if (!first || last.t <= first.t) return { rate: Number.NaN, seconds: 0, done: last.n, complete: last.n >= total };
+  if (!first) return { rate: Number.NaN, seconds: 0, done: last.n, complete: last.n >= total };
+  if (last.t <= first.t) {
+    // Everything landed between two polls (a tiny workload): count from the last idle poll,
+    // which overstates the time by at most one poll interval.
+    const seconds = (last.t - idle.t) / 1000;
+    return { rate: seconds > 0 ? last.n / seconds : Number.NaN, seconds, done: last.n, complete: last.n >= total };
+  }
   const seconds = (last.t - first.t) / 1000;
   return { rate: (last.n - first.n) / seconds, seconds, done: last.n, complete: last.n >= total };
 }

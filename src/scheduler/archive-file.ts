@@ -11,7 +11,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Pool } from '../db/pool.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { withTransaction } from '../db/tx.ts';
+import { withClient, withTransaction } from '../db/tx.ts';
 import { IngestError } from '../errors.ts';
 
 export interface Manifest {
@@ -58,15 +58,12 @@ export async function exportTable(pool: Pool, table: string, file: string, meta:
   );
   const hash = createHash('sha256');
   const tmp = `${file}.tmp`;
-  const client = await pool.connect();
-  try {
+  await withClient(pool, async (client) => {
     const cols = columns.map(quoteIdent).join(', ');
     const source = client.query(copyTo(`COPY (SELECT ${cols} FROM ${quoteIdent(table)}) TO STDOUT`));
     const tee = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); cb(null, chunk); } });
     await pipeline(source, createGzip(), tee, createWriteStream(tmp));
-  } finally {
-    client.release();
-  }
+  });
   await rename(tmp, file);
   const s = st[0]!;
   const manifest: Manifest = {

@@ -4,17 +4,18 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { runJob, testConfig } from './helpers.ts';
 
 let db: TestDatabase;
-const config = () => testConfig(db.url, { ROLLUP_GRACE_MINUTES: '60' });
+const config = () => testConfig(db.url, { ROLLUP_GRACE_MINUTES: '90' });
 
 // Three days of instance-level samples, every 30 s, 2 apps x 2 types x 2 containers, ending 5 min
-// ago. Values are multiples of 0.5 so that sums are exact in any order.
+// before the current hour (no window with data completes while the tests run). Values are
+// multiples of 0.5 so that sums are exact in any order.
 before(async () => {
   db = await freshDatabase();
   await runJob(db.pool, config(), 'partitions');
   await db.pool.query(`
     INSERT INTO metrics (app_name, metric_type, timestamp, value, labels, unit, aggregation_level)
     SELECT 'app-' || a, t, ts, ((extract(epoch FROM ts)::bigint / 30 * 7 + a * 13 + c * 5) % 200) / 2.0, jsonb_build_object('container_id', 'c' || c), 'percent', 'instance'
-      FROM generate_series(date_trunc('minute', now()) - interval '3 days', date_trunc('minute', now()) - interval '5 minutes', interval '30 seconds') AS ts,
+      FROM generate_series(date_trunc('hour', now()) - interval '3 days', date_trunc('hour', now()) - interval '5 minutes', interval '30 seconds') AS ts,
            generate_series(1, 2) AS a, unnest(ARRAY['cpu_percent', 'rps']) AS t, generate_series(1, 2) AS c`);
 });
 after(async () => {
@@ -58,12 +59,12 @@ const snapshot = async () =>
   (await db.pool.query(`SELECT 'r' AS t, xmin::text, ctid::text FROM metric_rollups UNION ALL SELECT 'm', xmin::text, ctid::text FROM metrics WHERE aggregation_level = 'app' ORDER BY 1, 3`)).rows;
 
 test('the window function answers from raw rows before any rollup exists, like the seed query', async () => {
-  const { rows: got } = await db.pool.query(`SELECT * FROM orchestry_app_metrics_window('app-1', 120) ORDER BY metric_type`);
+  const { rows: got } = await db.pool.query(`SELECT * FROM orchestry_app_metrics_window('app-1', 180) ORDER BY metric_type`);
   const { rows: want } = await db.pool.query(`
     SELECT metric_type::text, avg(value) AS avg_value, min(value)::float8 AS min_value, max(value)::float8 AS max_value,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50_value, percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
            count(*) AS data_points
-      FROM metrics WHERE app_name = 'app-1' AND aggregation_level = 'instance' AND timestamp >= now() - make_interval(mins => 120)
+      FROM metrics WHERE app_name = 'app-1' AND aggregation_level = 'instance' AND timestamp >= now() - make_interval(mins => 180)
      GROUP BY metric_type ORDER BY metric_type`);
   assert.deepEqual(got, want);
 });
@@ -75,8 +76,9 @@ test('rollups equal a direct aggregation of the raw rows, and each window is mir
   await appRowsMatch();
 });
 
+// The late row sits in the last complete hour (at most 61 minutes ago), inside the 90-minute grace.
 test('a late row inside the grace period is taken by the next run, and the result still equals a direct aggregation', async () => {
-  await db.pool.query(`INSERT INTO metrics (app_name, metric_type, timestamp, value, aggregation_level) VALUES ('app-1', 'rps', now() - interval '30 minutes', 999.5, 'instance')`);
+  await db.pool.query(`INSERT INTO metrics (app_name, metric_type, timestamp, value, aggregation_level) VALUES ('app-1', 'rps', date_bin('1 hour', now(), timestamptz '2000-01-01 00:00:00+00') - interval '30 seconds', 999.5, 'instance')`);
   assert.ok((await mismatches()) > 0, 'the late row makes two windows (1m, 1h) stale');
   const run = await runJob(db.pool, config(), 'rollups');
   assert.equal(run.rowsAffected, 2, 'exactly its 1-minute and 1-hour windows changed');

@@ -25,8 +25,11 @@ test('two schedulers started at once run each job once per tick, never two runs 
   const start = (workerId: string) =>
     startScheduler({ config, pool: db.pool, logger: silent, metrics: createMetrics(new Registry(), { defaultMetrics: false }), workerId, schedules, tickOptions: { catchUpMs: 0 } });
   const [a, b] = await Promise.all([start('worker-a'), start('worker-b')]);
-  await new Promise((r) => setTimeout(r, 4500));
-  await Promise.all([a.stop(), b.stop()]);
+  try {
+    await new Promise((r) => setTimeout(r, 4500));
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
 
   const { rows } = await db.pool.query<{ job: string; ticks: number; runs: number; workers: number; overlaps: number; bad: number }>(`
     SELECT job, count(DISTINCT scheduled_for)::int AS ticks, count(*)::int AS runs, count(DISTINCT worker_id)::int AS workers,
@@ -88,22 +91,29 @@ test('a failed run is retried with backoff by a ticking scheduler, as a new atte
   const config = testConfig(db.url);
   await db.pool.query(`SELECT orchestry_ensure_day_partition('events', (now() - interval '40 days')::date)`);
   const part = `events_p${new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}`;
+  await db.pool.query(`INSERT INTO events (event_type, message, timestamp) VALUES ('error', 'old', now() - interval '40 days')`);
   const faults = new Set([`archive:after-export:${part}`]);
   const s = await startScheduler({
     config, pool: db.pool, logger: silent, metrics: createMetrics(new Registry(), { defaultMetrics: false }), workerId: 'retrier',
     schedules: { partitions: '0 0 1 1 *', rollups: '0 0 1 1 *', retention: '0 0 1 1 *', archive: '0 0 1 1 *', 'compress-events': '0 0 1 1 *' },
     faults, retryBaseMs: 300, tickOptions: { pollMs: 100 },
   });
-  const { runId, done } = await s.trigger('archive', {}, 'api');
-  const first = await done;
-  assert.equal(first.status, 'failed');
-  faults.clear();
+  let runId: number;
+  let first;
   let retry;
-  for (let i = 0; i < 50 && retry?.status !== 'succeeded'; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    retry = (await db.pool.query(`SELECT status, attempt, retry_of, run_after - $2::timestamptz AS delay FROM job_runs WHERE retry_of = $1`, [runId, first.finishedAt])).rows[0];
+  try {
+    const t = await s.trigger('archive', {}, 'api');
+    runId = t.runId;
+    first = await t.done;
+    faults.clear();
+    for (let i = 0; i < 50 && retry?.status !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      retry = (await db.pool.query(`SELECT status, attempt, retry_of FROM job_runs WHERE retry_of = $1`, [runId])).rows[0];
+    }
+  } finally {
+    await s.stop();
   }
-  await s.stop();
+  assert.equal(first.status, 'failed');
   assert.equal(retry?.status, 'succeeded');
   assert.equal(retry?.attempt, 2);
   const { rows } = await db.pool.query(`SELECT to_regclass($1) AS t`, [part]);
