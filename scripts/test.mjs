@@ -48,7 +48,7 @@ if (!env.KAFKA_BROKERS || !env.DATABASE_URL) {
 
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${faults ? 3_600_000 : 600_000}`, ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=1', `--test-timeout=${faults ? 3_600_000 : 600_000}`, ...files],
   { cwd: root, env, stdio: 'inherit' },
 );
 const stop = (sig) => child.kill(sig);
