@@ -89,6 +89,17 @@ describe('stats', () => {
     for (const codec of codecs) assert.equal(await count(`SELECT 1 FROM metrics WHERE app_name = 'app-codec' AND labels->>'codec' = $1`, [String(codec)]), 40);
   });
 
+  test('a late sample inside retention is stored, its day partition made on demand', async () => {
+    const late = now - 5 * 86_400_000;
+    const day = new Date(late).toISOString().slice(0, 10).replace(/-/g, '');
+    const before = await count(`SELECT 1 FROM pg_class WHERE relname LIKE $1`, [`metrics_p${day}%`]);
+    assert.equal(before, 0, 'the migrations made no partition that far back');
+    await produce(topics.stats, [{ key: 'c-late', value: stats('app-late', 'c-late', late) }]);
+    await waitUntil('late rows', async () => (await count(`SELECT 1 FROM metrics WHERE app_name = 'app-late'`)) === 2);
+    const { rows } = await db.pool.query(`SELECT tableoid::regclass::text AS part FROM metrics WHERE app_name = 'app-late'`);
+    assert.match(rows[0].part, new RegExp(`^metrics_p${day}`));
+  });
+
   test('strings that COPY must escape arrive byte-exact', async () => {
     const hostile = ['tab\there', 'new\nline', 'cr\rreturn', 'back\\slash', '\\N', '\\.', 'quote"s\'', 'emoji 🦀👩‍👩‍👧', 'ends with \\', '\u2028\u2029', 'trailing\t'];
     const longApp = 'a'.repeat(253);
