@@ -9,6 +9,8 @@ import { ROWS_PER_SAMPLE } from '../load.ts';
 import { followProgress, peakRssMb, sleep } from '../stats.ts';
 import { repo } from '../../test/helpers/worker.ts';
 
+export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'];
+
 export interface BenchTopics {
   stats: string;
   lifecycle: string;
@@ -24,7 +26,8 @@ export interface WorkerProcess {
 
 export function spawnBenchWorker(dbUrl: string, topics: BenchTopics, extra: Record<string, string> = {}, nodeFlags: string[] = []): WorkerProcess {
   let out = '';
-  const child = spawn(process.execPath, [...nodeFlags, join(repo, 'bin', 'orchestry-ingest.js'), 'run'], {
+  // The worker runs as deployed (Dockerfile CMD, npm start): with the V8 heap capped at 256 MB.
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...nodeFlags, join(repo, 'bin', 'orchestry-ingest.js'), 'run'], {
     cwd: repo,
     env: {
       ...process.env,

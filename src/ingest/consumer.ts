@@ -261,35 +261,45 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     eachBatch: async (payload) => {
       const { batch } = payload;
       const { topic, partition } = batch;
-      for (const chunk of chunksOf(batch.messages)) {
-        if (stopping || !payload.isRunning() || payload.isStale()) return;
-        const outcome = await processChunk(topic, partition, chunk, payload);
-        if (outcome === 'stopped' || outcome === 'seeked') return;
-        if (outcome === 'fenced') {
-          const key = `${topic}:${partition}`;
-          const current = await loadStoredOffset(pool, topic, partition, '0', config.workerId).catch(() => undefined);
-          if (current !== undefined) {
-            stored.set(key, current);
-            try {
-              consumer.seek({ topic, partition, offset: current.toString() });
-            } catch {
-              // no longer assigned here: the new owner starts from the stored offset
+      // Kafka's committed offset follows PostgreSQL's, once per fetched batch (it only saves
+      // re-reading after a restart, so it need not cost a round trip per chunk).
+      let next: bigint | undefined;
+      try {
+        for (const chunk of chunksOf(batch.messages)) {
+          if (stopping || !payload.isRunning() || payload.isStale()) return;
+          const outcome = await processChunk(topic, partition, chunk, payload);
+          if (outcome === 'stopped' || outcome === 'seeked') return;
+          if (outcome === 'fenced') {
+            next = undefined;
+            const key = `${topic}:${partition}`;
+            const current = await loadStoredOffset(pool, topic, partition, '0', config.workerId).catch(() => undefined);
+            if (current !== undefined) {
+              stored.set(key, current);
+              try {
+                consumer.seek({ topic, partition, offset: current.toString() });
+              } catch {
+                // no longer assigned here: the new owner starts from the stored offset
+              }
             }
+            return;
           }
-          return;
+          payload.resolveOffset(chunk[chunk.length - 1]!.offset);
+          next = outcome.next;
+          faultAfterDbCommit();
+          try {
+            await payload.heartbeat();
+          } catch {
+            return;
+          }
         }
-        payload.resolveOffset(chunk[chunk.length - 1]!.offset);
-        faultAfterDbCommit();
-        try {
-          await consumer.commitOffsets([{ topic, partition, offset: outcome.next.toString() }]);
-        } catch (err) {
-          // Kafka's offset only saves re-reading: PostgreSQL's stored offset decides.
-          logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
-        }
-        try {
-          await payload.heartbeat();
-        } catch {
-          return;
+      } finally {
+        if (next !== undefined) {
+          try {
+            await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+          } catch (err) {
+            // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
+            logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
+          }
         }
       }
     },
