@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kafkaAnswers, kafkaLibs, stopKafka } from './kafka.ts';
+import { kafkaAnswers, kafkaLibs, serverProperties, stopKafka } from './kafka.ts';
 import { freePort, pidAlive, portAnswers, run, sleep, terminate } from './process.ts';
 
 type Log = (line: string) => void;
@@ -29,35 +29,17 @@ const jaasValue = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
 function properties(dataDir: string, port: number, saslPort: number, cport: number, users: SaslUser[]): string {
   const plainUsers = users.map((u) => `user_${u.name}="${jaasValue(u.password)}"`).join(' ');
-  const props: Record<string, string | number> = {
-    'process.roles': 'broker,controller',
-    'node.id': 1,
-    'controller.quorum.voters': `1@127.0.0.1:${cport}`,
+  return serverProperties(dataDir, port, cport, {
     listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${cport}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
-    'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
     'sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256,PLAIN',
     'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
-    'log.dirs': dataDir,
-    'num.partitions': 1,
-    'default.replication.factor': 1,
-    'min.insync.replicas': 1,
-    'auto.create.topics.enable': 'false',
-    'offsets.topic.replication.factor': 1,
     'offsets.topic.num.partitions': 3,
-    'transaction.state.log.replication.factor': 1,
-    'transaction.state.log.min.isr': 1,
-    'share.coordinator.state.topic.replication.factor': 1,
-    'share.coordinator.state.topic.min.isr': 1,
-    'group.initial.rebalance.delay.ms': 0,
     'num.io.threads': 2,
-    'num.network.threads': 2,
-  };
-  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  });
 }
 
 /** Formats a fresh data dir under `root` with the SCRAM users and starts the broker detached. */

@@ -37,7 +37,11 @@ export async function kafkaLibs(repo: string, root: string, log: Log): Promise<s
   return libs;
 }
 
-function serverProperties(dataDir: string, port: number, cport: number): string {
+/**
+ * server.properties of a single-node KRaft broker (combined broker and controller) on 127.0.0.1 with
+ * a PLAINTEXT listener on `port`; `extra` adds or overrides keys (e.g. a SASL listener).
+ */
+export function serverProperties(dataDir: string, port: number, cport: number, extra: Record<string, string | number> = {}): string {
   const props: Record<string, string | number> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -64,6 +68,7 @@ function serverProperties(dataDir: string, port: number, cport: number): string 
     'replica.fetch.max.bytes': MAX_MESSAGE_BYTES,
     'num.io.threads': 4,
     'num.network.threads': 2,
+    ...extra,
   };
   return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 }
