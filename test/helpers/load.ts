@@ -149,7 +149,7 @@ export interface Account {
 /** How many ids are in PostgreSQL now (stored rows + dead-letter rows), for waiting until drained. */
 export async function progress(pool: Pool, load: LoadGenerator): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
-    `SELECT (SELECT count(DISTINCT labels->>'msg_id') FROM metrics WHERE app_name = $1)
+    `SELECT (SELECT count(DISTINCT labels->>'msg_id') FROM metrics WHERE app_name = $1 AND aggregation_level = 'instance')
           + (SELECT count(*) FROM events WHERE app_name = $1 AND event_type = 'health')
           + (SELECT count(*) FROM ingest_dead_letters WHERE topic = $2) AS n`,
     [load.app, load.opts.topics.stats],
@@ -174,7 +174,8 @@ export async function account(fault: string, pool: Pool, load: LoadGenerator): P
   }
   const stored = new Map<string, number>();
   const metricRows = await pool.query<{ id: string; n: number }>(
-    `SELECT labels->>'msg_id' AS id, count(*)::int AS n FROM metrics WHERE app_name = $1 GROUP BY 1`,
+    // Instance-level rows only: the rollups job adds app-level rows (no msg_id) for the same app.
+    `SELECT labels->>'msg_id' AS id, count(*)::int AS n FROM metrics WHERE app_name = $1 AND aggregation_level = 'instance' GROUP BY 1`,
     [load.app],
   );
   for (const r of metricRows.rows) stored.set(r.id, (stored.get(r.id) ?? 0) + r.n / STATS_FIELDS);
