@@ -36,14 +36,16 @@ test('two schedulers started at once run each job once per tick, never two runs 
            (SELECT count(*)::int FROM job_runs x JOIN job_runs y ON x.job = y.job AND x.id < y.id
              WHERE x.job = r.job AND x.status <> 'queued' AND y.status <> 'queued'
                AND tstzrange(x.started_at, x.finished_at) && tstzrange(y.started_at, y.finished_at)) AS overlaps,
-           count(*) FILTER (WHERE status NOT IN ('succeeded'))::int AS bad
+           -- stop() interrupts a long job at its next step (it is retried later): not a failure of the job.
+           count(*) FILTER (WHERE status <> 'succeeded' AND coalesce(error, '') NOT LIKE 'interrupted: the scheduler is stopping%')::int AS bad
       FROM job_runs r WHERE trigger = 'schedule' AND attempt = 1 GROUP BY job ORDER BY job`);
   assert.deepEqual(rows.map((r) => r.job), ['archive', 'compress-events', 'partitions', 'retention', 'rollups']);
   for (const r of rows) {
     assert.equal(r.runs, r.ticks, `${r.job}: one run per tick`);
     assert.ok(r.ticks >= 3, `${r.job}: ran on most ticks (${r.ticks})`);
     assert.equal(r.overlaps, 0, `${r.job}: runs never overlapped`);
-    assert.equal(r.bad, 0, `${r.job}: every run succeeded`);
+    const errors = r.bad > 0 ? (await db.pool.query(`SELECT status, attempt, error FROM job_runs WHERE job = $1 AND status <> 'succeeded'`, [r.job])).rows : [];
+    assert.equal(r.bad, 0, `${r.job}: every run succeeded ${JSON.stringify(errors)}`);
   }
   const { rows: by } = await db.pool.query<{ worker_id: string }>(`SELECT DISTINCT worker_id FROM job_runs ORDER BY 1`);
   assert.ok(by.length >= 1);
