@@ -64,20 +64,33 @@ function checkTime(ms: number, limits: DecodeLimits): Rejection | undefined {
   return undefined;
 }
 
-function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(schema: S, value: Buffer, limits: DecodeLimits): Decoded<z.output<S>> {
+/**
+ * `freeForm` names a free-form object (labels, spec): zod validates it but builds its output by
+ * assignment, so a key named "__proto__" would set the prototype and be lost. The object is kept
+ * as JSON.parse made it (own properties only), so every key arrives as it was sent.
+ */
+function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(schema: S, value: Buffer, limits: DecodeLimits, freeForm: string): Decoded<z.output<S>> {
   const json = parseJson(value, limits);
   if (!json.ok) return json;
-  const result = schema.safeParse(json.value);
+  const raw = json.value[freeForm];
+  // zod skips a "__proto__" key altogether: validate its value under another name as well.
+  const checked =
+    raw !== null && typeof raw === 'object' && Object.hasOwn(raw, '__proto__')
+      ? { ...json.value, [freeForm]: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k === '__proto__' ? '__proto___' : k, v])) }
+      : json.value;
+  const result = schema.safeParse(checked);
   if (!result.success) return { ok: false, error: rejectionOf(result.error) };
   const late = checkTime(result.data.ts.ms, limits);
   if (late) return { ok: false, error: late };
+  const data = result.data as Record<string, unknown>;
+  if (data[freeForm] !== undefined) data[freeForm] = raw;
   return { ok: true, value: result.data };
 }
 
 export function decodeStats(value: Buffer, limits: DecodeLimits): Decoded<StatsMessage> {
-  return decodeWith(statsMessage, value, limits);
+  return decodeWith(statsMessage, value, limits, 'labels');
 }
 
 export function decodeLifecycle(value: Buffer, limits: DecodeLimits): Decoded<LifecycleMessage> {
-  return decodeWith(lifecycleMessage, value, limits);
+  return decodeWith(lifecycleMessage, value, limits, 'spec');
 }
