@@ -69,6 +69,21 @@ test('the window function answers from raw rows before any rollup exists, like t
   assert.deepEqual(got, want);
 });
 
+// 7 samples 0, 0.5 .. 3: percentile_cont(0.95) is 2.8499999999999996, and 7 * that / 7 is not
+// (the weighted merge of pieces must not be applied to a single piece).
+test('a window of one piece returns its percentiles bit for bit, not re-weighted', async () => {
+  await db.pool.query(`INSERT INTO metrics (app_name, metric_type, timestamp, value, aggregation_level)
+    SELECT 'app-exact', 'rps', now() - interval '2 minutes', g * 0.5, 'instance' FROM generate_series(0, 6) g`);
+  try {
+    const { rows: [raw] } = await db.pool.query(`SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95 FROM metrics WHERE app_name = 'app-exact'`);
+    assert.notEqual((7 * raw.p95) / 7, raw.p95, 'the data is one where re-weighting changes the last bit');
+    const { rows } = await db.pool.query(`SELECT * FROM orchestry_app_metrics_window('app-exact', 60)`);
+    assert.deepEqual(rows, [{ metric_type: 'rps', avg_value: 1.5, min_value: 0, max_value: 3, p50_value: 1.5, p95_value: raw.p95, data_points: 7 }]);
+  } finally {
+    await db.pool.query(`DELETE FROM metrics WHERE app_name = 'app-exact'`);
+  }
+});
+
 test('rollups equal a direct aggregation of the raw rows, and each window is mirrored as an app-level metrics row', async () => {
   const run = await runJob(db.pool, config(), 'rollups');
   assert.ok((run.rowsAffected ?? 0) > 0);
