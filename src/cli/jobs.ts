@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { IngestError, errorMessage } from '../errors.ts';
 import { createRunner, JOBS, restoreArchive } from '../scheduler/index.ts';
+import type { JobDefinition } from '../scheduler/job.ts';
 import type { JobRun } from '../scheduler/types.ts';
 import { configOrExit, loggerFor, poolFor } from './context.ts';
 
@@ -31,6 +32,21 @@ function printRuns(runs: JobRun[]): void {
   for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')}\n`);
 }
 
+const isHelp = (a: string) => a === '--help' || a === '-h';
+
+/** The parameter names a job accepts, from its zod object schema (`older_than` -> `--older-than`). */
+export function jobParamFlags(def: JobDefinition<unknown>): string[] {
+  const shape = (def.params as { shape?: Record<string, unknown> }).shape ?? {};
+  return Object.keys(shape).map((k) => `--${k.replace(/_/g, '-')}`);
+}
+
+// `jobs run` takes free-form job parameters, so commander's own --help is off; this replaces it.
+function runHelp(cmd: Command): string {
+  const lines = [`Usage: orchestry-ingest jobs run <name> [--param value ...]`, '', cmd.description(), '', 'Jobs and their parameters:'];
+  for (const j of JOBS) lines.push(`  ${j.name.padEnd(16)}${jobParamFlags(j).join(' ') || '(none)'}`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function registerJobCommands(program: Command): void {
   const jobs = program.command('jobs').description('scheduler jobs: list, run now, history');
 
@@ -50,7 +66,11 @@ export function registerJobCommands(program: Command): void {
     .argument('[params...]', 'job parameters as --name value')
     .allowUnknownOption()
     .helpOption(false)
-    .action(async (name: string, rest: string[]) => {
+    .action(async (name: string, rest: string[], _opts: unknown, cmd: Command) => {
+      if (isHelp(name) || rest.some(isHelp)) {
+        process.stdout.write(runHelp(cmd));
+        return;
+      }
       const config = configOrExit();
       let params: Record<string, string>;
       try {

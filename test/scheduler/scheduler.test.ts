@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { Registry } from 'prom-client';
@@ -74,6 +77,20 @@ test('unknown jobs and bad parameters are refused with their reasons', async () 
     assert.ok(err.reasons?.some((r) => /extra/.test(r)));
     return true;
   });
+});
+
+test('`jobs run --help` (or -h after a job name) prints the jobs and their parameters, and runs nothing', () => {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'orchestry-ingest.js');
+  for (const args of [['jobs', 'run', '--help'], ['jobs', 'run', 'archive', '-h']]) {
+    const r = spawnSync(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^Usage: orchestry-ingest jobs run <name>/);
+    assert.match(r.stdout, /^ {2}archive +--older-than$/m);
+    assert.match(r.stdout, /^ {2}partitions +--ahead-days$/m);
+    assert.match(r.stdout, /^ {2}rollups +--from$/m);
+    assert.match(r.stdout, /^ {2}retention +\(none\)$/m);
+  }
 });
 
 test("a dead worker's running row is recovered: marked failed, and the job runs again", async () => {
