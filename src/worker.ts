@@ -56,7 +56,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
         metrics,
         pool,
         ...(scheduler ? { scheduler } : {}),
-        health: { consumerJoined: () => consumer.ingest?.joined() ?? false, ...poolHealthChecks(pool) },
+        health: { consumerProblem: () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'), ...poolHealthChecks(pool) },
       });
       httpPort = server.port;
       closeHttp = () => server.close();

@@ -73,7 +73,11 @@ export async function checkReadiness(health: HealthSource, metrics: Metrics, tim
     }
   };
   const [consumer, database, migrations] = await Promise.all([
-    outcome(async () => health.consumerJoined(), 'the consumer has not joined its group'),
+    outcome(async () => {
+      const problem = health.consumerProblem();
+      if (problem !== undefined) throw new Error(problem);
+      return true;
+    }, 'the consumer has not joined its group'),
     outcome(async () => (await health.checkDatabase(), true), 'PostgreSQL did not answer'),
     outcome(() => health.migrationsCurrent(), 'migrations are pending'),
   ]);

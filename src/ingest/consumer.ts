@@ -25,7 +25,12 @@ export interface IngestDeps {
 export interface Ingest {
   consumer: Consumer;
   producer: Producer;
-  joined(): boolean;
+  /**
+   * Why the consumer cannot take work now, or undefined when it can: not a member of its group,
+   * or no heartbeat answered by the group coordinator for a session timeout (the broker is gone;
+   * kafkajs keeps retrying, and the coordinator would have evicted this member by now).
+   */
+  problem(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -78,8 +83,13 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const knownApps = new Set<string>();
   setInterval(() => knownApps.clear(), 60_000).unref();
 
+  let lastContact = 0; // last GROUP_JOIN or answered heartbeat (Date.now())
+  consumer.on(consumer.events.HEARTBEAT, () => {
+    lastContact = Date.now();
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    lastContact = Date.now();
     stored.clear();
     sought.clear();
     metrics.consumerReady.set(1);
@@ -308,7 +318,12 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   return {
     consumer,
     producer,
-    joined: () => joined,
+    problem() {
+      if (!joined) return 'the consumer has not joined its group';
+      const silentMs = Date.now() - lastContact;
+      if (silentMs > config.kafka.sessionTimeoutMs) return `no heartbeat answered by the group coordinator for ${Math.round(silentMs / 1000)} s`;
+      return undefined;
+    },
     async stop() {
       stopping = true;
       await consumer.disconnect().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'consumer disconnect failed'));

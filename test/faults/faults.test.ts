@@ -11,7 +11,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testTopics, type TestTopics } from '../helpers/kafka.ts';
 import { LoadGenerator, account, formatTable, type Account } from '../helpers/load.ts';
 import { ownStack, useStack, type OwnStack } from '../helpers/stack.ts';
-import { P, PROFILE, between, drained, kill, readyz, rssMb, sleep, startWorker, stopAll, whenReady, type Worker } from './harness.ts';
+import { P, PROFILE, between, drained, kill, pollReadyz, readyAgain, rssMb, sleep, startWorker, stopAll, whenReady, type Worker } from './harness.ts';
 
 let stack: OwnStack;
 const workers: Worker[] = [];
@@ -86,19 +86,10 @@ test(`PostgreSQL stopped for ${P.pgOutageMs / 1000} s: bounded memory, /readyz 5
   await sleep(8000);
   const base = rssMb(w.child.pid)!;
   await stack.stopPostgres();
-  const statuses = new Set<number>();
   let peak = base;
-  const until = Date.now() + P.pgOutageMs;
-  while (Date.now() < until) {
-    statuses.add(await readyz(w));
-    peak = Math.max(peak, rssMb(w.child.pid) ?? 0);
-    await sleep(500);
-  }
+  const statuses = await pollReadyz(w, P.pgOutageMs, 500, () => (peak = Math.max(peak, rssMb(w.child.pid) ?? 0)));
   await stack.startPostgres();
-  const back = Date.now();
-  let ready = 0;
-  while (Date.now() - back < 60_000 && (ready = await readyz(w)) !== 200) await sleep(250);
-  const recoverS = ((Date.now() - back) / 1000).toFixed(1);
+  const { status: ready, seconds: recoverS } = await readyAgain(w, 60_000, 250);
   assert.ok(statuses.has(503), `/readyz answered 503 while PostgreSQL was down (saw ${[...statuses].join(', ')})`);
   assert.equal(ready, 200, '/readyz is 200 again after PostgreSQL is back');
   assert.equal(w.child.exitCode, null, 'the worker kept running');
@@ -114,24 +105,18 @@ test(`PostgreSQL stopped for ${P.pgOutageMs / 1000} s: bounded memory, /readyz 5
 
 test(`the Kafka broker stopped for ${P.kafkaOutageMs / 1000} s and started again`, async () => {
   const { db, topics } = await setup();
-  const w = await worker(db, topics, 'kafka-outage');
+  // A short session timeout, so that readiness must notice the lost broker within the outage.
+  const w = await worker(db, topics, 'kafka-outage', { KAFKA_SESSION_TIMEOUT_MS: '10000' });
   await whenReady(w);
   const load = new LoadGenerator({ topics, ratePerSec: P.rate, badEvery: 50 });
   load.start();
   await sleep(8000);
   await stack.stopKafka();
-  const statuses = new Set<number>();
-  const until = Date.now() + P.kafkaOutageMs;
-  while (Date.now() < until) {
-    statuses.add(await readyz(w));
-    await sleep(1000);
-  }
+  const statuses = await pollReadyz(w, P.kafkaOutageMs, 1000);
   await stack.startKafka();
-  const back = Date.now();
-  let ready = 0;
-  while (Date.now() - back < 120_000 && (ready = await readyz(w)) !== 200) await sleep(500);
-  const recoverS = ((Date.now() - back) / 1000).toFixed(1);
+  const { status: ready, seconds: recoverS } = await readyAgain(w, 120_000, 500);
   assert.equal(w.child.exitCode, null, `the worker kept running:\n${w.output().slice(-2000)}`);
+  assert.ok(statuses.has(503), `/readyz turned 503 while the broker was away (saw ${[...statuses].join('/')})`);
   assert.equal(ready, 200, `/readyz is 200 again after the broker is back:\n${w.output().slice(-2000)}`);
   await sleep(8000);
   await finish(`Kafka down ${P.kafkaOutageMs / 1000} s`, db, topics, load, [w], { readyDuring: [...statuses].join('/'), readyAfterS: recoverS });

@@ -12,7 +12,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const PROFILE = process.env.FAULTS_PROFILE === 'ci' ? 'ci' : 'full';
 export const P =
   PROFILE === 'ci'
-    ? { kills: 10, killGapMs: [500, 2500], pgOutageMs: 15_000, kafkaOutageMs: 10_000, groupPhaseMs: 8_000, rate: 300, schedulerRounds: 2 }
+    ? { kills: 10, killGapMs: [500, 2500], pgOutageMs: 15_000, kafkaOutageMs: 20_000, groupPhaseMs: 8_000, rate: 300, schedulerRounds: 2 }
     : { kills: 20, killGapMs: [500, 5000], pgOutageMs: 30_000, kafkaOutageMs: 30_000, groupPhaseMs: 20_000, rate: 500, schedulerRounds: 5 };
 
 export async function freeHttpPort(): Promise<number> {
@@ -47,6 +47,26 @@ export async function whenReady(w: Worker, timeoutMs = 90_000): Promise<void> {
     await sleep(250);
   }
   throw new Error(`worker ${w.name} not ready within ${timeoutMs} ms:\n${w.output().slice(-3000)}`);
+}
+
+/** Polls /readyz for `ms` (while a fault lasts), calling `tick` each time; returns the statuses seen. */
+export async function pollReadyz(w: Worker, ms: number, everyMs: number, tick: () => void = () => {}): Promise<Set<number>> {
+  const statuses = new Set<number>();
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    statuses.add(await readyz(w));
+    tick();
+    await sleep(everyMs);
+  }
+  return statuses;
+}
+
+/** Waits up to `timeoutMs` for /readyz to answer 200; returns the last status and the seconds it took. */
+export async function readyAgain(w: Worker, timeoutMs: number, everyMs: number): Promise<{ status: number; seconds: string }> {
+  const back = Date.now();
+  let status = 0;
+  while (Date.now() - back < timeoutMs && (status = await readyz(w)) !== 200) await sleep(everyMs);
+  return { status, seconds: ((Date.now() - back) / 1000).toFixed(1) };
 }
 
 /** The status of GET /readyz, or 0 when the server does not answer. */

@@ -18,7 +18,8 @@ export function urlFor(database: string): string {
   return u.toString();
 }
 
-async function adminQuery<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+/** One statement on the server's admin database (CREATE/DROP DATABASE, roles). */
+export async function adminQuery<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: adminUrl() });
   await client.connect();
   try {

@@ -1,6 +1,6 @@
 // The logger of src/log.ts: what reaches a log line, captured through the `destination` option.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
+import { capture } from '../helpers/capture.ts';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { IngestError } from '../../src/errors.ts';
@@ -21,17 +21,6 @@ const env = {
   KAFKA_SASL_USERNAME: 'ingest',
   KAFKA_SASL_PASSWORD: SASL_PASSWORD,
 };
-
-function capture(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
 
 function assertNoSecret(text: string): void {
   for (const s of SECRETS) assert.ok(!text.includes(s), `a secret leaked into the log: ${s}\n${text}`);

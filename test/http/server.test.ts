@@ -1,6 +1,5 @@
 // The HTTP server against a real PostgreSQL: /metrics, /healthz, /readyz, and which routes it serves.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { Registry } from 'prom-client';
@@ -12,30 +11,13 @@ import type { HealthSource } from '../../src/http/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import type { Scheduler } from '../../src/scheduler/types.ts';
-import { adminUrl, freshDatabase, urlFor, type TestDatabase } from '../helpers/db.ts';
+import { capture } from '../helpers/capture.ts';
+import { adminQuery, freshDatabase, urlFor, type TestDatabase } from '../helpers/db.ts';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 
-function capture(): { stream: Writable; lines: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return { stream, lines: () => chunks.join('') };
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+/** A worker whose every readiness check passes, without touching a database. */
+const HEALTHY: HealthSource = { consumerProblem: () => undefined, checkDatabase: async () => {}, migrationsCurrent: async () => true };
 
 const scheduler: Scheduler = {
   jobs: () => [],
@@ -62,7 +44,7 @@ async function start(opts: { health: HealthSource; env?: Record<string, string>;
     ...(opts.options ? { options: opts.options } : {}),
   });
   const base = `http://127.0.0.1:${server.port}`;
-  return { server, metrics, logs: log.lines, get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init) };
+  return { server, metrics, logs: log.text, get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init) };
 }
 
 let db: TestDatabase;
@@ -75,7 +57,7 @@ after(async () => {
 
 describe('GET /metrics', () => {
   test('it serves every instrument of the registry it was given, with the pool gauges read at scrape time', async () => {
-    const s = await start({ health: { consumerJoined: () => true, ...poolHealthChecks(db.pool) }, pool: db.pool });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(db.pool) }, pool: db.pool });
     try {
       s.metrics.messagesConsumed.inc({ topic: 'orchestry.container.stats', outcome: 'stored' }, 42);
       s.metrics.rowsWritten.inc({ table: 'metrics' }, 7);
@@ -99,7 +81,7 @@ describe('GET /metrics', () => {
   });
 
   test('two servers with their own registries do not share counters', async () => {
-    const health: HealthSource = { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true };
+    const health = HEALTHY;
     const a = await start({ health });
     const b = await start({ health });
     try {
@@ -114,7 +96,7 @@ describe('GET /metrics', () => {
 
 describe('GET /healthz', () => {
   test('it answers 200 while the event loop runs freely', async () => {
-    const s = await start({ health: { consumerJoined: () => false, checkDatabase: async () => { throw new Error('down'); }, migrationsCurrent: async () => false } });
+    const s = await start({ health: { consumerProblem: () => 'the consumer has not joined its group', checkDatabase: async () => { throw new Error('down'); }, migrationsCurrent: async () => false } });
     try {
       const res = await s.get('/healthz');
       assert.equal(res.status, 200, 'liveness does not depend on readiness');
@@ -126,7 +108,7 @@ describe('GET /healthz', () => {
 
   test('it answers 503 after the event loop was blocked longer than the limit, and 200 again once the window passed', async () => {
     const s = await start({
-      health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true },
+      health: HEALTHY,
       options: { eventLoopStallMs: 300, eventLoopWindowMs: 500 },
     });
     try {
@@ -151,7 +133,7 @@ describe('GET /readyz', () => {
   type Body = { status: string; failed: string[]; checks: Record<string, { ok: boolean; error?: string }> };
 
   test('it answers 200 when the consumer joined, PostgreSQL answers and the migrations are current', async () => {
-    const s = await start({ health: { consumerJoined: () => true, ...poolHealthChecks(db.pool) } });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(db.pool) } });
     try {
       const res = await s.get('/readyz');
       assert.equal(res.status, 200);
@@ -165,13 +147,14 @@ describe('GET /readyz', () => {
 
   test('it answers 503 naming the consumer check while the consumer has not joined its group', async () => {
     let joined = false;
-    const s = await start({ health: { consumerJoined: () => joined, ...poolHealthChecks(db.pool) } });
+    const s = await start({ health: { consumerProblem: () => (joined ? undefined : 'the consumer has not joined its group'), ...poolHealthChecks(db.pool) } });
     try {
       const res = await s.get('/readyz');
       assert.equal(res.status, 503);
       const body = (await res.json()) as Body;
       assert.deepEqual(body.failed, ['consumer']);
       assert.equal(body.status, 'not ready');
+      assert.deepEqual(body.checks.consumer, { ok: false, error: 'the consumer has not joined its group' });
       joined = true;
       assert.equal((await s.get('/readyz')).status, 200);
     } finally {
@@ -184,7 +167,7 @@ describe('GET /readyz', () => {
     await adminQuery(`CREATE DATABASE ${name}`);
     const pool = createPool({ url: urlFor(name), poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
     await migrate(pool);
-    const s = await start({ health: { consumerJoined: () => true, ...poolHealthChecks(pool) }, pool });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) }, pool });
     try {
       assert.equal((await s.get('/readyz')).status, 200);
 
@@ -215,7 +198,7 @@ describe('GET /readyz', () => {
 
   test('it answers 503 naming the database when the server refuses connections', async () => {
     const pool = createPool({ url: 'postgres://postgres:secret-pw@127.0.0.1:1/nowhere', poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
-    const s = await start({ health: { consumerJoined: () => true, ...poolHealthChecks(pool) } });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) } });
     try {
       const res = await s.get('/readyz');
       assert.equal(res.status, 503);
@@ -230,7 +213,7 @@ describe('GET /readyz', () => {
 
   test('it answers 503 when a check does not answer within the readiness timeout', async () => {
     const locker = await db.pool.connect();
-    const s = await start({ health: { consumerJoined: () => true, ...poolHealthChecks(db.pool) }, options: { readinessTimeoutMs: 300 } });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(db.pool) }, options: { readinessTimeoutMs: 300 } });
     try {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE orchestry_migrations IN ACCESS EXCLUSIVE MODE');
@@ -251,7 +234,7 @@ describe('GET /readyz', () => {
 
 describe('admin routes', () => {
   test('without an ADMIN_TOKEN no admin route is served and a warning says so', async () => {
-    const s = await start({ health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true }, scheduler });
+    const s = await start({ health: HEALTHY, scheduler });
     try {
       assert.equal((await s.get('/admin/jobs')).status, 404);
       assert.equal((await s.get('/admin/jobs/rollups', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 404);
@@ -263,7 +246,7 @@ describe('admin routes', () => {
 
   test('with an ADMIN_TOKEN the admin routes are served, behind the bearer token', async () => {
     const s = await start({
-      health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true },
+      health: HEALTHY,
       scheduler,
       env: { ADMIN_TOKEN },
     });
@@ -281,7 +264,7 @@ describe('admin routes', () => {
 
   test('request logging at debug level never writes the Authorization header or the token', async () => {
     const s = await start({
-      health: { consumerJoined: () => true, checkDatabase: async () => {}, migrationsCurrent: async () => true },
+      health: HEALTHY,
       scheduler,
       env: { ADMIN_TOKEN },
       level: 'debug',

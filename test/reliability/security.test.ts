@@ -6,12 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import pg from 'pg';
 import { createKafka } from '../../src/kafka/client.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 import { repoRoot } from '../../src/stack/index.ts';
 import { startSaslKafka, stopSaslKafka } from '../../src/stack/kafka-sasl.ts';
-import { adminUrl, freshDatabase, urlFor, type TestDatabase } from '../helpers/db.ts';
+import { adminQuery, freshDatabase, urlFor, type TestDatabase } from '../helpers/db.ts';
 import { produce, testTopics } from '../helpers/kafka.ts';
 import { tempRoot } from '../helpers/stack.ts';
 import { repo, waitUntil } from '../helpers/worker.ts';
@@ -23,16 +22,6 @@ after(async () => {
   await stopAll(workers, 5000);
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Every form a secret could leak in: as is, URL-encoded, JSON-escaped, base64. */
 function forms(secret: string): string[] {
@@ -49,8 +38,8 @@ test('no secret (database password, admin token) in any log line or on /metrics 
   const role = `sec_${randomBytes(4).toString('hex')}`;
   const password = `p@ss/w0rd:${randomBytes(6).toString('hex')}`;
   const token = `admin-${randomBytes(16).toString('hex')}`;
-  await admin(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${password}'`);
-  cleanups.push(() => admin(`DROP ROLE IF EXISTS ${role}`));
+  await adminQuery(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${password}'`);
+  cleanups.push(async () => void (await adminQuery(`DROP ROLE IF EXISTS ${role}`)));
   const u = new URL(urlFor(db.name));
   u.username = role;
   u.password = encodeURIComponent(password);

@@ -42,6 +42,19 @@ async function mismatches(): Promise<number> {
   return rows[0]!.n;
 }
 
+/** The seed's get_app_metrics_window columns computed straight from the raw instance-level rows. */
+async function rawWindow(app: string, minutes: number) {
+  const { rows } = await db.pool.query(
+    `SELECT metric_type::text, avg(value) AS avg_value, min(value)::float8 AS min_value, max(value)::float8 AS max_value,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50_value, percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
+            count(*) AS data_points
+       FROM metrics WHERE app_name = $1 AND aggregation_level = 'instance' AND timestamp >= now() - make_interval(mins => $2)
+      GROUP BY metric_type ORDER BY metric_type`,
+    [app, minutes],
+  );
+  return rows;
+}
+
 /** Every rollup window has exactly one app-level metrics row carrying its numbers. */
 async function appRowsMatch(): Promise<void> {
   const { rows } = await db.pool.query<{ rollups: number; app_rows: number; matched: number }>(`
@@ -60,12 +73,7 @@ const snapshot = async () =>
 
 test('the window function answers from raw rows before any rollup exists, like the seed query', async () => {
   const { rows: got } = await db.pool.query(`SELECT * FROM orchestry_app_metrics_window('app-1', 180) ORDER BY metric_type`);
-  const { rows: want } = await db.pool.query(`
-    SELECT metric_type::text, avg(value) AS avg_value, min(value)::float8 AS min_value, max(value)::float8 AS max_value,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50_value, percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
-           count(*) AS data_points
-      FROM metrics WHERE app_name = 'app-1' AND aggregation_level = 'instance' AND timestamp >= now() - make_interval(mins => 180)
-     GROUP BY metric_type ORDER BY metric_type`);
+  const want = await rawWindow('app-1', 180);
   assert.deepEqual(got, want);
 });
 
@@ -119,12 +127,7 @@ test('a row later than the grace period is taken when an operator reruns from a 
 
 test('the 24-hour window from rollups matches the raw aggregation: counts, avg, min and max exactly, percentiles approximately', async () => {
   const { rows: got } = await db.pool.query(`SELECT * FROM orchestry_app_metrics_window('app-1', 1440) ORDER BY metric_type`);
-  const { rows: want } = await db.pool.query(`
-    SELECT metric_type::text, avg(value) AS avg_value, min(value)::float8 AS min_value, max(value)::float8 AS max_value,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50_value, percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
-           count(*) AS data_points
-      FROM metrics WHERE app_name = 'app-1' AND aggregation_level = 'instance' AND timestamp >= now() - interval '1440 minutes'
-     GROUP BY metric_type ORDER BY metric_type`);
+  const want = await rawWindow('app-1', 1440);
   assert.equal(got.length, 2);
   for (const [i, g] of got.entries()) {
     const w = want[i];
