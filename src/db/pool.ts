@@ -1,5 +1,6 @@
 // The PostgreSQL pool, configured once. Every connection names the worker and bounds statements.
 import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 
@@ -10,11 +11,18 @@ export type PoolClient = pg.PoolClient;
 // up to 2^53, and offsets are kept as strings where they are compared.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/**
+ * TLS options for DATABASE_SSL, as libpq means them: `require` encrypts without checking the
+ * certificate; `verify-full` checks the chain (against DATABASE_SSL_CA_FILE, else the system CAs) and
+ * that the certificate names the host of the URL (pg passes the host to tls.connect, IPs included).
+ */
+export function sslOptions(db: Pick<Config['db'], 'ssl' | 'sslCaFile'>): ConnectionOptions | undefined {
+  if (db.ssl === 'disable') return undefined;
+  return { rejectUnauthorized: db.ssl === 'verify-full', ...(db.sslCaFile ? { ca: readFileSync(db.sslCaFile, 'utf8') } : {}) };
+}
+
 export function createPool(db: Config['db'] & { url: string }, applicationName = 'orchestry-ingest'): Pool {
-  const ssl =
-    db.ssl === 'disable'
-      ? undefined
-      : { rejectUnauthorized: db.ssl === 'verify-full', ...(db.sslCaFile ? { ca: readFileSync(db.sslCaFile, 'utf8') } : {}) };
+  const ssl = sslOptions(db);
   const pool = new pg.Pool({
     connectionString: db.url,
     max: db.poolMax,

@@ -51,15 +51,18 @@ function logCreatorFor(logger: KafkaLogger): logCreator {
   };
 }
 
-/** A kafkajs client from the configuration: SSL with an optional CA file, SASL, retries, logs routed or silenced. */
-export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger): kafkajs.Kafka {
+/**
+ * A kafkajs client from the configuration: SSL with an optional CA file, SASL, retries (8 by default,
+ * fewer where a caller wants a quick verdict), logs routed or silenced.
+ */
+export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: { retries?: number } = {}): kafkajs.Kafka {
   registerCodecs();
   const config: KafkaConfig = {
     clientId: cfg.clientId,
     brokers: cfg.brokers,
     connectionTimeout: 5000,
     requestTimeout: 30000,
-    retry: { initialRetryTime: 300, maxRetryTime: 30000, retries: 8 },
+    retry: { initialRetryTime: 300, maxRetryTime: 30000, retries: opts.retries ?? 8 },
     logLevel: logger ? kafkajs.logLevel.INFO : kafkajs.logLevel.NOTHING,
     ...(logger ? { logCreator: logCreatorFor(logger) } : {}),
   };

@@ -1,6 +1,7 @@
 // A local broker with a SASL_PLAINTEXT listener (SCRAM-SHA-256/512 and PLAIN) next to the plaintext
-// one, for tests of the worker's Kafka authentication. Same classpath and process handling as
-// kafka.ts; SCRAM users are created at format time (KRaft: StorageTool format --add-scram).
+// one, and optionally SSL and SASL_SSL listeners from a PKCS#12 keystore, for tests of the worker's
+// Kafka authentication and encryption. Same classpath and process handling as kafka.ts; SCRAM users
+// are created at format time (KRaft: StorageTool format --add-scram).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
@@ -23,37 +24,68 @@ export interface SaslKafkaState {
   brokers: string;
   /** SASL_PLAINTEXT listener: SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN. */
   saslBrokers: string;
+  /** With `tls`: the SSL listener (TLS, no SASL) and the SASL_SSL one (TLS and the SASL mechanisms). */
+  sslBrokers?: string;
+  saslSslBrokers?: string;
+}
+
+/** The broker's TLS identity: a PKCS#12 keystore holding its key and certificate chain. */
+export interface BrokerTls {
+  keystoreFile: string;
+  password: string;
+}
+
+interface Ports {
+  plain: number;
+  sasl: number;
+  controller: number;
+  ssl?: number;
+  saslSsl?: number;
 }
 
 const jaasValue = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
-function properties(dataDir: string, port: number, saslPort: number, cport: number, users: SaslUser[]): string {
+function properties(dataDir: string, ports: Ports, users: SaslUser[], tls: BrokerTls | undefined): string {
   const plainUsers = users.map((u) => `user_${u.name}="${jaasValue(u.password)}"`).join(' ');
-  return serverProperties(dataDir, port, cport, {
-    listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${cport}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+  const listeners = [`PLAINTEXT://127.0.0.1:${ports.plain}`, `SASL_PLAINTEXT://127.0.0.1:${ports.sasl}`];
+  if (tls) listeners.push(`SSL://127.0.0.1:${ports.ssl}`, `SASL_SSL://127.0.0.1:${ports.saslSsl}`);
+  const saslListeners = tls ? ['sasl_plaintext', 'sasl_ssl'] : ['sasl_plaintext'];
+  const jaas: Record<string, string> = {};
+  for (const l of saslListeners) {
+    jaas[`listener.name.${l}.scram-sha-512.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    jaas[`listener.name.${l}.scram-sha-256.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    jaas[`listener.name.${l}.plain.sasl.jaas.config`] = `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`;
+  }
+  const ssl: Record<string, string> = tls
+    ? { 'ssl.keystore.type': 'PKCS12', 'ssl.keystore.location': tls.keystoreFile, 'ssl.keystore.password': tls.password, 'ssl.key.password': tls.password }
+    : {};
+  return serverProperties(dataDir, ports.plain, ports.controller, {
+    listeners: `${listeners.join(',')},CONTROLLER://127.0.0.1:${ports.controller}`,
+    'advertised.listeners': listeners.join(','),
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT${tls ? ',SSL:SSL,SASL_SSL:SASL_SSL' : ''}`,
     'sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256,PLAIN',
-    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-    'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    ...jaas,
+    ...ssl,
     'offsets.topic.num.partitions': 3,
     'num.io.threads': 2,
   });
 }
 
 /** Formats a fresh data dir under `root` with the SCRAM users and starts the broker detached. */
-export async function startSaslKafka(repo: string, root: string, users: SaslUser[], log: Log): Promise<SaslKafkaState> {
+export async function startSaslKafka(repo: string, root: string, users: SaslUser[], log: Log, tls?: BrokerTls): Promise<SaslKafkaState> {
   const libs = await kafkaLibs(repo, root, log);
   const dir = join(root, 'kafka');
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
   await stopKafka(root, undefined, log);
-  const port = await freePort();
-  const saslPort = await freePort();
-  const controllerPort = await freePort();
+  const ports: Ports = { plain: await freePort(), sasl: await freePort(), controller: await freePort() };
+  if (tls) {
+    ports.ssl = await freePort();
+    ports.saslSsl = await freePort();
+  }
+  const { plain: port, sasl: saslPort } = ports;
   const props = join(dir, 'server.properties');
-  await writeFile(props, properties(dataDir, port, saslPort, controllerPort, users));
+  await writeFile(props, properties(dataDir, ports, users, tls), { mode: 0o600 });
   const log4j = `-Dlog4j2.configurationFile=${join(repo, 'stack/kafka/log4j2.properties')}`;
   const cp = join(libs, '*');
   const scram = users.flatMap((u) => ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]));
@@ -72,15 +104,21 @@ export async function startSaslKafka(repo: string, root: string, users: SaslUser
   for (;;) {
     const tail = async () => (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
     if (!pidAlive(pid)) throw new Error(`kafka-sasl: broker exited during start-up:\n${await tail()}`);
-    if ((await portAnswers(port)) && (await portAnswers(saslPort)) && (await kafkaAnswers(brokers))) break;
+    const open = await Promise.all([port, saslPort, ...(tls ? [ports.ssl!, ports.saslSsl!] : [])].map((p) => portAnswers(p)));
+    if (open.every(Boolean) && (await kafkaAnswers(brokers))) break;
     if (Date.now() > deadline) {
       await terminate(pid, 5000);
       throw new Error(`kafka-sasl: no answer within ${READY_TIMEOUT_MS / 1000} s:\n${await tail()}`);
     }
     await sleep(300);
   }
-  log(`kafka-sasl: pid ${pid}, plaintext ${brokers}, SASL 127.0.0.1:${saslPort}`);
-  return { pid, brokers, saslBrokers: `127.0.0.1:${saslPort}` };
+  log(`kafka-sasl: pid ${pid}, plaintext ${brokers}, SASL 127.0.0.1:${saslPort}${tls ? `, SSL 127.0.0.1:${ports.ssl}, SASL_SSL 127.0.0.1:${ports.saslSsl}` : ''}`);
+  return {
+    pid,
+    brokers,
+    saslBrokers: `127.0.0.1:${saslPort}`,
+    ...(tls ? { sslBrokers: `127.0.0.1:${ports.ssl}`, saslSslBrokers: `127.0.0.1:${ports.saslSsl}` } : {}),
+  };
 }
 
 /** Stops the broker started by startSaslKafka under `root`. */

@@ -91,7 +91,12 @@ export async function stopPostgres(root: string, log: Log): Promise<void> {
 }
 
 /** Initialises the data dir when needed, starts the server and creates the `orchestry` database. */
-export async function startPostgres(root: string, preferPort: number | undefined, log: Log): Promise<PostgresState> {
+/**
+ * Starts (initialising when needed) the PostgreSQL of the stack under `root`. `settings` are extra
+ * server settings (`-c name=value`), e.g. ssl=on with certificate files for the TLS tests; files
+ * they name must be readable by the server's user (under `root/postgres`, they are chowned with it).
+ */
+export async function startPostgres(root: string, preferPort: number | undefined, log: Log, settings: Record<string, string> = {}): Promise<PostgresState> {
   const dir = join(root, 'postgres');
   const dataDir = join(dir, 'data');
   const socketDir = join(dir, 'run');
@@ -115,7 +120,7 @@ export async function startPostgres(root: string, preferPort: number | undefined
   }
   const port = await freePort(preferPort);
   const serverOpts = [`-p ${port}`, `-k "${socketDir}"`, '-c listen_addresses=127.0.0.1', '-c max_connections=200',
-    '-c shared_buffers=256MB', '-c fsync=on'].join(' ');
+    '-c shared_buffers=256MB', '-c fsync=on', ...Object.entries(settings).map(([k, v]) => `-c ${k}="${v}"`)].join(' ');
   log(`postgres: starting on 127.0.0.1:${port}`);
   await run(pg_ctl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dir, 'postgres.log'), '-o', serverOpts], opts);
   const pid = await postmasterPid(dataDir);

@@ -38,9 +38,12 @@ export interface Out {
   headers?: IHeaders;
 }
 
-/** Produces messages (objects are JSON-encoded) and waits for the broker's acknowledgement. */
-export async function produce(topic: string, messages: Out[], compression: CompressionTypes = CompressionTypes.None): Promise<void> {
-  const producer = kafka('orchestry-test-producer').producer({ allowAutoTopicCreation: false });
+/**
+ * Produces messages (objects are JSON-encoded) and waits for the broker's acknowledgement; `via`
+ * names other (plaintext) brokers than the shared stack's, e.g. a test's own SASL/TLS broker.
+ */
+export async function produce(topic: string, messages: Out[], compression: CompressionTypes = CompressionTypes.None, via: string[] = brokers()): Promise<void> {
+  const producer = createLocalKafka(via, 'orchestry-test-producer').producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 1000) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createKafka } from '../../src/kafka/client.ts';
+import { CompressionTypes, createKafka } from '../../src/kafka/client.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 import { repoRoot } from '../../src/stack/index.ts';
 import { startSaslKafka, stopSaslKafka } from '../../src/stack/kafka-sasl.ts';
@@ -138,13 +138,8 @@ test('SASL/SCRAM-SHA-512 against a real broker: the worker authenticates and ing
   });
   workers.push(w);
   await whenReady(w);
-  const saved = process.env.KAFKA_BROKERS;
-  process.env.KAFKA_BROKERS = k.brokers; // produce() uses the plaintext listener
-  try {
-    await produce(topics.stats, [{ key: 'c', value: { v: 1, app: 'sasl-app', container_id: 'c', ts: Date.now(), cpu_percent: 3, rps: 4 } }]);
-  } finally {
-    process.env.KAFKA_BROKERS = saved;
-  }
+  // The test produces through the broker's plaintext listener.
+  await produce(topics.stats, [{ key: 'c', value: { v: 1, app: 'sasl-app', container_id: 'c', ts: Date.now(), cpu_percent: 3, rps: 4 } }], CompressionTypes.None, [k.brokers]);
   await waitUntil('the SASL worker stored the sample', async () => (await db.pool.query(`SELECT 1 FROM metrics WHERE app_name = 'sasl-app'`)).rowCount === 2, 60_000);
   await stopAll([w]);
   assertNoSecret(w.output(), [user.password], 'the SASL worker log');
