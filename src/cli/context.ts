@@ -28,6 +28,15 @@ export function poolFor(config: Config, applicationName?: string): Pool {
   return createPool({ ...config.db, url: config.db.url }, applicationName);
 }
 
+/**
+ * A pool for a read-only command: on DATABASE_REPLICA_URL when it is set (same TLS settings), so
+ * operators' reads stay off the primary; otherwise on DATABASE_URL.
+ */
+export function readPoolFor(config: Config, applicationName?: string): Pool {
+  if (!config.db.replicaUrl) return poolFor(config, applicationName);
+  return createPool({ ...config.db, url: config.db.replicaUrl }, applicationName);
+}
+
 export function brokersFor(config: Config): string[] {
   if (!config.kafka.brokers) {
     process.stderr.write('orchestry-ingest: invalid configuration:\n  KAFKA_BROKERS: is required for this command (or use `orchestry-ingest start`, which brings up a local stack)\n');

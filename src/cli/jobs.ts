@@ -6,7 +6,7 @@ import { IngestError, errorMessage } from '../errors.ts';
 import { createRunner, JOBS, restoreArchive } from '../scheduler/index.ts';
 import type { JobDefinition } from '../scheduler/job.ts';
 import type { JobRun } from '../scheduler/types.ts';
-import { configOrExit, loggerFor, poolFor } from './context.ts';
+import { configOrExit, loggerFor, poolFor, readPoolFor } from './context.ts';
 
 /** `--older-than 14d --dry` -> { older_than: '14d', dry: 'true' } */
 export function parseParamArgs(args: string[]): Record<string, string> {
@@ -157,7 +157,7 @@ export function registerJobCommands(program: Command): void {
         process.exit(2);
       }
       const config = configOrExit();
-      const pool = poolFor(config, 'orchestry-ingest-query');
+      const pool = readPoolFor(config, 'orchestry-ingest-query');
       try {
         const { rows } = await pool.query<Record<string, number | string>>('SELECT * FROM orchestry_app_metrics_window($1, $2)', [opts.app, minutes]);
         const head = ['metric_type', 'avg_value', 'min_value', 'max_value', 'p50_value', 'p95_value', 'data_points'];
