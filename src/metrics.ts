@@ -85,20 +85,20 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
     jobRuns: new Counter({
       name: `${p}job_runs_total`,
       help: 'Scheduler job runs, by job and final status',
-      labelNames: ['job', 'status'] as const,
+      labelNames: ['job_name', 'status'] as const,
       registers: [registry],
     }),
     jobDuration: new Histogram({
       name: `${p}job_duration_seconds`,
       help: 'Scheduler job run duration, by job',
-      labelNames: ['job'] as const,
+      labelNames: ['job_name'] as const,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
       registers: [registry],
     }),
     jobLastSuccess: new Gauge({
       name: `${p}job_last_success_timestamp_seconds`,
       help: 'Unix time of each job\'s last successful run',
-      labelNames: ['job'] as const,
+      labelNames: ['job_name'] as const,
       registers: [registry],
     }),
     // Observability of the worker itself (issue 5).

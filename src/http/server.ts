@@ -3,7 +3,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
-import { migrationStatus } from '../db/migrate.ts';
+import { migrationStatus, readMigrations, type Migration } from '../db/migrate.ts';
 import type { Pool } from '../db/pool.ts';
 import { errorMessage } from '../errors.ts';
 import { maskUrlPasswords, type Logger } from '../log.ts';
@@ -44,12 +44,14 @@ export interface Readiness {
 
 /** `checkDatabase` and `migrationsCurrent` of a HealthSource, answered by a pool. */
 export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase' | 'migrationsCurrent'> {
+  let onDisk: Migration[] | undefined; // the files do not change under a running worker: read and hash them once
   return {
     async checkDatabase() {
       await pool.query('SELECT 1');
     },
     async migrationsCurrent() {
-      return (await migrationStatus(pool)).current;
+      onDisk ??= readMigrations();
+      return (await migrationStatus(pool, undefined, onDisk)).current;
     },
   };
 }

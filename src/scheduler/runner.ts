@@ -194,9 +194,9 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       await unlock(def.name);
       inFlight.delete(def.name);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics?.jobRuns.inc({ job: def.name, status: outcome.status });
-      deps.metrics?.jobDuration.observe({ job: def.name }, seconds);
-      if (outcome.status === 'succeeded') deps.metrics?.jobLastSuccess.set({ job: def.name }, Date.now() / 1000);
+      deps.metrics?.jobRuns.inc({ job_name: def.name, status: outcome.status });
+      deps.metrics?.jobDuration.observe({ job_name: def.name }, seconds);
+      if (outcome.status === 'succeeded') deps.metrics?.jobLastSuccess.set({ job_name: def.name }, Date.now() / 1000);
       if (outcome.status === 'failed' && run.trigger !== 'cli' && run.attempt < maxAttempts) {
         const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** (run.attempt - 1));
         const id = await runs.queueRetry(pool, run, delay).catch((err: unknown) => log.error({ err }, 'could not queue a retry'));

@@ -63,6 +63,6 @@ test('the dashboard shows throughput, lag, DLQ rate, batch latency percentiles a
   for (const q of ['0.5', '0.95', '0.99']) {
     has(new RegExp(`histogram_quantile\\(${q.replace('.', '\\.')}, sum by \\(le, phase\\) \\(rate\\(orchestry_ingest_batch_duration_seconds_bucket`), `batch latency p${Number(q) * 100}`);
   }
-  has(/orchestry_ingest_job_runs_total\b.*|sum by \(job, status\)/, 'job runs by status');
+  has(/orchestry_ingest_job_runs_total\b.*|sum by \(job_name, status\)/, 'job runs by status');
   has(/orchestry_ingest_job_last_success_timestamp_seconds\b/, 'time since each job last succeeded');
 });

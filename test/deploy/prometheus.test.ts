@@ -165,9 +165,9 @@ tests:
         values: '0+120x40'
       - series: 'orchestry_ingest_dlq_messages_total{${w}, code="E_JSON"}'
         values: '0+1x40'
-      - series: 'orchestry_ingest_job_runs_total{instance="w1:9464", job="rollups", status="failed"}'
+      - series: 'orchestry_ingest_job_runs_total{instance="w1:9464", job="orchestry-ingest", job_name="rollups", status="failed"}'
         values: '0 0 1 1 2 2 3 3x30'
-      - series: 'orchestry_ingest_job_runs_total{instance="w1:9464", job="retention", status="failed"}'
+      - series: 'orchestry_ingest_job_runs_total{instance="w1:9464", job="orchestry-ingest", job_name="retention", status="failed"}'
         values: '0 0 1 1 1x30'
       - series: 'orchestry_ingest_lag_last_refresh_timestamp_seconds{${w}}'
         values: '0+60x40'
@@ -191,7 +191,7 @@ tests:
       - eval_time: 30m
         alertname: OrchestryIngestJobFailing
         exp_alerts:
-          - exp_labels: { severity: warning, job: rollups }
+          - exp_labels: { severity: warning, job_name: rollups }
             exp_annotations:
               summary: "Scheduler job rollups failed 3 times in the last hour"
               description: "Job rollups keeps failing; its error is in job_runs (CLI: jobs runs --job rollups)."

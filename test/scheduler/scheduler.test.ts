@@ -112,8 +112,9 @@ test('a failed run is retried with backoff by a ticking scheduler, as a new atte
   const part = `events_p${new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}`;
   await db.pool.query(`INSERT INTO events (event_type, message, timestamp) VALUES ('error', 'old', now() - interval '40 days')`);
   const faults = new Set([`archive:after-export:${part}`]);
+  const registry = new Registry();
   const s = await startScheduler({
-    config, pool: db.pool, logger: silent, metrics: createMetrics(new Registry(), { defaultMetrics: false }), workerId: 'retrier',
+    config, pool: db.pool, logger: silent, metrics: createMetrics(registry, { defaultMetrics: false }), workerId: 'retrier',
     schedules: { partitions: '0 0 1 1 *', rollups: '0 0 1 1 *', retention: '0 0 1 1 *', archive: '0 0 1 1 *', 'compress-events': '0 0 1 1 *' },
     faults, retryBaseMs: 300, tickOptions: { pollMs: 100 },
   });
@@ -137,4 +138,10 @@ test('a failed run is retried with backoff by a ticking scheduler, as a new atte
   assert.equal(retry?.attempt, 2);
   const { rows } = await db.pool.query(`SELECT to_regclass($1) AS t`, [part]);
   assert.equal(rows[0].t, null, 'the retry finished the archive');
+  // The job metrics name the job in job_name (`job` is the scrape's own label in Prometheus).
+  const text = await registry.metrics();
+  assert.match(text, /^orchestry_ingest_job_runs_total\{job_name="archive",status="failed"\} 1$/m);
+  assert.match(text, /^orchestry_ingest_job_runs_total\{job_name="archive",status="succeeded"\} 1$/m);
+  assert.match(text, /^orchestry_ingest_job_last_success_timestamp_seconds\{job_name="archive"\} \d/m);
+  assert.doesNotMatch(text, /\{job="/);
 });
