@@ -32,11 +32,11 @@ export interface BenchParams {
 }
 
 export const FULL: BenchParams = {
-  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 250, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 5000, lanes: 2,
+  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 250, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 1000, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
   sweep: [500, 1000, 2500, 5000, 10000, 20000], singleCapMs: 15000, multiCapMs: 30000, peerRows: 300_000, latencyMs: 30_000,
 };
 export const QUICK: BenchParams = {
-  ...FULL, mode: 'quick', spec: { apps: 20, containersPerApp: 50, intervals: 15, intervalMs: 5000 }, reps: 1,
+  ...FULL, mode: 'quick', spec: { apps: 20, containersPerApp: 50, intervals: 60, intervalMs: 5000 }, reps: 1,
   sweep: [1000, 5000, 20000], singleCapMs: 3000, multiCapMs: 5000, peerRows: 16_000, latencyMs: 6000,
 };
 export const SMOKE: BenchParams = {

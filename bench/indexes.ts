@@ -1,4 +1,4 @@
-// `node --import tsx bench/indexes.ts [rounds]`: the cost on load of the metrics index set. COPY limit
+// `node --import tsx bench/indexes.ts [rounds] [intervals]`: the cost on load of the metrics index set. COPY limit
 // with the current indexes against a candidate set, alternating on fresh databases in the same run.
 // Candidate: keep the primary key and (app_name, metric_type, timestamp DESC), which serve the
 // seed's window query, orchestry_app_metrics_window and the rollup DELETE; replace the btree on
@@ -24,7 +24,8 @@ const candidate = async (pool: Pool) => {
 
 await withStack((s) => process.stderr.write(`[indexes] ${s}\n`), async () => {
   const rounds = Number(process.argv[2] ?? 3);
-  const w = buildWorkload({ apps: 20, containersPerApp: 50, intervals: 40, intervalMs: 5000 }, 6);
+  const intervals = Number(process.argv[3] ?? 40); // 8,000 metric rows per interval
+  const w = buildWorkload({ apps: 20, containersPerApp: 50, intervals, intervalMs: 5000 }, 6);
   const lanes = lanesOf(decodedSamples(w), 2, 5000);
   const cur: number[] = [];
   const cand: number[] = [];

@@ -58,7 +58,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: bool.optional(),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-  BATCH_MAX_MESSAGES: int(1, 1000000).default(5000),
+  BATCH_MAX_MESSAGES: int(1, 1000000).default(1000),
   BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: int(0, 60000).default(200),
   PARTITIONS_CONCURRENCY: int(1, 64).default(2),

@@ -38,7 +38,7 @@ const DEFAULTS: Record<string, string> = {
   LOG_LEVEL: 'info',
   LOG_PRETTY: '(unset)',
   WORKER_ID: `${hostname()}-${process.pid}`,
-  BATCH_MAX_MESSAGES: '5000',
+  BATCH_MAX_MESSAGES: '1000',
   BATCH_MAX_BYTES: String(16 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: '200',
   PARTITIONS_CONCURRENCY: '2',
@@ -158,7 +158,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.kafka.ssl, { enabled: false, caFile: undefined, rejectUnauthorized: true });
   assert.equal(c.kafka.sasl, undefined);
   assert.deepEqual(c.http, { port: 9464, host: '0.0.0.0', adminToken: undefined });
-  assert.deepEqual(c.batch, { maxMessages: 5000, maxBytes: 16777216, maxWaitMs: 200, partitionsConcurrency: 2, messageMaxBytes: 1048576 });
+  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 16777216, maxWaitMs: 200, partitionsConcurrency: 2, messageMaxBytes: 1048576 });
   assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);
   assert.equal(c.scheduler.enabled, true);

@@ -94,7 +94,7 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
       lat.push(hit.t - s.ts);
     }
     const rss = await worker.stop();
-    return { ratePerSec: ratePerSec * 8, achievedPerSec: achievedPerSec * 8, messages: sent.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: Math.max(...lat), peakRssMb: rss };
+    return { ratePerSec: ratePerSec * 8, achievedPerSec: achievedPerSec * 8, messages: sent.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat.reduce((a, b) => Math.max(a, b), 0), peakRssMb: rss };
   } finally {
     polling = false;
     await worker.stop();
