@@ -72,7 +72,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     maxWaitTimeInMs: Math.max(config.batch.maxWaitMs, 10),
     maxBytes: Math.max(config.batch.maxBytes, 1024 * 1024),
     maxBytesPerPartition: Math.max(Math.floor(config.batch.maxBytes / 2), 1024 * 1024),
-    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
   });
 
   let joined = false;

@@ -62,7 +62,7 @@ export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: 
     brokers: cfg.brokers,
     connectionTimeout: 5000,
     requestTimeout: 30000,
-    retry: { initialRetryTime: 300, maxRetryTime: 30000, retries: opts.retries ?? 8 },
+    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: opts.retries ?? 8 },
     logLevel: logger ? kafkajs.logLevel.INFO : kafkajs.logLevel.NOTHING,
     ...(logger ? { logCreator: logCreatorFor(logger) } : {}),
   };
