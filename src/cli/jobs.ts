@@ -35,7 +35,7 @@ function printRuns(runs: JobRun[]): void {
 const isHelp = (a: string) => a === '--help' || a === '-h';
 
 /** The parameter names a job accepts, from its zod object schema (`older_than` -> `--older-than`). */
-export function jobParamFlags(def: JobDefinition<unknown>): string[] {
+function jobParamFlags(def: JobDefinition<unknown>): string[] {
   const shape = (def.params as { shape?: Record<string, unknown> }).shape ?? {};
   return Object.keys(shape).map((k) => `--${k.replace(/_/g, '-')}`);
 }

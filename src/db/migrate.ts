@@ -85,8 +85,8 @@ export async function migrate(pool: Pool, opts: { dir?: string; log?: (msg: stri
 }
 
 /** Pending migrations and whether applied ones are intact, for /readyz and `migrate --status`. */
-export async function migrationStatus(pool: Pool, dir?: string, onDisk?: Migration[]): Promise<{ current: boolean; pending: string[]; applied: number }> {
-  const migrations = onDisk ?? readMigrations(dir);
+export async function migrationStatus(pool: Pool, source: string | Migration[] = MIGRATIONS_DIR): Promise<{ current: boolean; pending: string[]; applied: number }> {
+  const migrations = typeof source === 'string' ? readMigrations(source) : source;
   const { rows: exists } = await pool.query<{ t: string | null }>(`SELECT to_regclass('orchestry_migrations')::text AS t`);
   if (!exists[0]?.t) return { current: false, pending: migrations.map((m) => m.name), applied: 0 };
   const { rows } = await pool.query<{ id: number; name: string; checksum: string }>('SELECT id, name, checksum FROM orchestry_migrations ORDER BY id');

@@ -16,7 +16,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  * certificate; `verify-full` checks the chain (against DATABASE_SSL_CA_FILE, else the system CAs) and
  * that the certificate names the host of the URL (pg passes the host to tls.connect, IPs included).
  */
-export function sslOptions(db: Pick<Config['db'], 'ssl' | 'sslCaFile'>): ConnectionOptions | undefined {
+function sslOptions(db: Pick<Config['db'], 'ssl' | 'sslCaFile'>): ConnectionOptions | undefined {
   if (db.ssl === 'disable') return undefined;
   return { rejectUnauthorized: db.ssl === 'verify-full', ...(db.sslCaFile ? { ca: readFileSync(db.sslCaFile, 'utf8') } : {}) };
 }

@@ -51,7 +51,7 @@ export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase'
     },
     async migrationsCurrent() {
       onDisk ??= readMigrations();
-      return (await migrationStatus(pool, undefined, onDisk)).current;
+      return (await migrationStatus(pool, onDisk)).current;
     },
   };
 }
@@ -67,21 +67,19 @@ function withTimeout<T>(work: () => Promise<T>, ms: number): Promise<T> {
 
 /** Runs the readiness checks in parallel, each bounded by `timeoutMs`, and records them on the metrics. */
 export async function checkReadiness(health: HealthSource, metrics: Metrics, timeoutMs: number): Promise<Readiness> {
-  const outcome = async (check: () => Promise<boolean>, falseMessage: string): Promise<{ ok: boolean; error?: string }> => {
+  // Each check answers with what is wrong, or undefined; a rejection or a timeout is its own answer.
+  const outcome = async (problem: () => Promise<string | undefined>): Promise<{ ok: boolean; error?: string }> => {
     try {
-      return (await withTimeout(check, timeoutMs)) ? { ok: true } : { ok: false, error: falseMessage };
+      const error = await withTimeout(problem, timeoutMs);
+      return error === undefined ? { ok: true } : { ok: false, error };
     } catch (err) {
       return { ok: false, error: maskUrlPasswords(errorMessage(err)) };
     }
   };
   const [consumer, database, migrations] = await Promise.all([
-    outcome(async () => {
-      const problem = health.consumerProblem();
-      if (problem !== undefined) throw new Error(problem);
-      return true;
-    }, 'the consumer has not joined its group'),
-    outcome(async () => (await health.checkDatabase(), true), 'PostgreSQL did not answer'),
-    outcome(() => health.migrationsCurrent(), 'migrations are pending'),
+    outcome(async () => health.consumerProblem()),
+    outcome(async () => void (await health.checkDatabase())),
+    outcome(async () => ((await health.migrationsCurrent()) ? undefined : 'migrations are pending')),
   ]);
   const checks = { consumer, database, migrations };
   const failed = (Object.keys(checks) as ReadinessCheck[]).filter((k) => !checks[k].ok);

@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../db/pool.ts';
 import { IngestError, errorMessage } from '../errors.ts';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '../kafka/client.ts';
+import { RECONNECT_BACKOFF_MAX_MS, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from '../kafka/client.ts';
 import { decodeLifecycle, decodeStats, type DecodeLimits } from './decode.ts';
 import { sendToDlq } from './dlq.ts';
 import { loadStoredOffset } from './offsets.ts';
@@ -72,7 +72,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     maxWaitTimeInMs: Math.max(config.batch.maxWaitMs, 10),
     maxBytes: Math.max(config.batch.maxBytes, 1024 * 1024),
     maxBytesPerPartition: Math.max(Math.floor(config.batch.maxBytes / 2), 1024 * 1024),
-    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: RECONNECT_BACKOFF_MAX_MS },
   });
 
   let joined = false;

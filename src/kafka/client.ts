@@ -51,6 +51,9 @@ function logCreatorFor(logger: KafkaLogger): logCreator {
   };
 }
 
+/** Longest wait between reconnect attempts: the worker is back within this of a broker's return (Java clients use 1 s). */
+export const RECONNECT_BACKOFF_MAX_MS = 5000;
+
 /**
  * A kafkajs client from the configuration: SSL with an optional CA file, SASL, retries (8 by default,
  * fewer where a caller wants a quick verdict), logs routed or silenced.
@@ -62,7 +65,7 @@ export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: 
     brokers: cfg.brokers,
     connectionTimeout: 5000,
     requestTimeout: 30000,
-    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: opts.retries ?? 8 },
+    retry: { initialRetryTime: 300, maxRetryTime: RECONNECT_BACKOFF_MAX_MS, retries: opts.retries ?? 8 },
     logLevel: logger ? kafkajs.logLevel.INFO : kafkajs.logLevel.NOTHING,
     ...(logger ? { logCreator: logCreatorFor(logger) } : {}),
   };

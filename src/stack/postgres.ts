@@ -90,11 +90,11 @@ export async function stopPostgres(root: string, log: Log): Promise<void> {
   }
 }
 
-/** Initialises the data dir when needed, starts the server and creates the `orchestry` database. */
 /**
- * Starts (initialising when needed) the PostgreSQL of the stack under `root`. `settings` are extra
- * server settings (`-c name=value`), e.g. ssl=on with certificate files for the TLS tests; files
- * they name must be readable by the server's user (under `root/postgres`, they are chowned with it).
+ * Initialises the data dir when needed, starts the server and creates the `orchestry` database.
+ * `settings` are extra server settings (`-c name=value`), e.g. ssl=on with certificate files for the
+ * TLS tests; files they name must be readable by the server's user (under `root/postgres`, they are
+ * chowned with it).
  */
 export async function startPostgres(root: string, preferPort: number | undefined, log: Log, settings: Record<string, string> = {}): Promise<PostgresState> {
   const dir = join(root, 'postgres');
