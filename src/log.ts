@@ -90,6 +90,19 @@ function redactDeep(value: unknown, depth: number, seen: WeakSet<object>): unkno
   }
 }
 
+/**
+ * One JSON line with each key once, the last value winning (as JSON.parse reads it): a child's
+ * binding repeated by a grandchild or by the call's own object (`component`, `topic`) otherwise
+ * appears twice, which strict JSON consumers reject. A line that is not JSON is returned as it is.
+ */
+export function uniqueKeys(line: string): string {
+  try {
+    return `${JSON.stringify(JSON.parse(line))}\n`;
+  } catch {
+    return line;
+  }
+}
+
 function redactObject(obj: Record<string, unknown>): Record<string, unknown> {
   return redactDeep(obj, 0, new WeakSet()) as Record<string, unknown>;
 }
@@ -130,8 +143,8 @@ export function createLogger(opts: LoggerOptions): Logger {
         }
         return method.apply(this, args);
       },
-      // The last word: the finished line, whatever produced it.
-      streamWrite: (line) => scrub(line),
+      // The last word: the finished line, whatever produced it, with unique keys and no secret.
+      streamWrite: (line) => scrub(uniqueKeys(line)),
     },
     serializers: { err: (e: unknown) => (e && typeof e === 'object' && SERIALIZED in e ? e : pino.stdSerializers.err(e as Error)) },
   };

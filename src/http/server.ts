@@ -168,7 +168,7 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
   if (deps.scheduler && adminToken) {
     await app.register(adminRoutes, { scheduler: deps.scheduler, adminToken });
   } else if (deps.scheduler) {
-    log.warn('ADMIN_TOKEN is not set: the admin routes (/admin/jobs/*) are not served');
+    log.info('ADMIN_TOKEN is not set: the admin routes (/admin/jobs/*) are not served');
   }
 
   try {

@@ -1,8 +1,11 @@
 // The one module that wraps kafkajs (no longer maintained): the rest of the project imports Kafka from here.
 import { readFileSync } from 'node:fs';
-import kafkajs, { type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from '../config.ts';
 import { registerCodecs } from './codecs.ts';
+import { kafkaLogCreator, type KafkaLogger } from './logs.ts';
+
+export type { KafkaLogger };
 
 export type {
   Admin,
@@ -25,31 +28,7 @@ export const { CompressionTypes, logLevel, KafkaJSError, Partitioners } = kafkaj
 export type CompressionTypes = kafkajs.CompressionTypes;
 export type logLevel = kafkajs.logLevel;
 
-/** The subset of a pino logger that kafkajs's logs are routed to. */
-export interface KafkaLogger {
-  error(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export type KafkaClientConfig = Config['kafka'] & { brokers: string[] };
-
-// kafkajs warns at every producer that its v2 default partitioner changed; the project never used v1.
-const PARTITIONER_NOTICE = 'KafkaJS v2.0.0 switched default partitioner';
-
-function logCreatorFor(logger: KafkaLogger): logCreator {
-  const { ERROR, WARN, INFO } = kafkajs.logLevel;
-  return () => ({ namespace, level, log }) => {
-    if (log.message.startsWith(PARTITIONER_NOTICE)) return;
-    const { message, timestamp: _t, logger: _l, ...extra } = log;
-    const obj = { kafkajs: namespace, ...extra };
-    if (level === ERROR) logger.error(obj, message);
-    else if (level === WARN) logger.warn(obj, message);
-    else if (level === INFO) logger.info(obj, message);
-    else logger.debug(obj, message);
-  };
-}
 
 /** Longest wait between reconnect attempts: the worker is back within this of a broker's return (Java clients use 1 s). */
 export const RECONNECT_BACKOFF_MAX_MS = 5000;
@@ -67,7 +46,7 @@ export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: 
     requestTimeout: 30000,
     retry: { initialRetryTime: 300, maxRetryTime: RECONNECT_BACKOFF_MAX_MS, retries: opts.retries ?? 8 },
     logLevel: logger ? kafkajs.logLevel.INFO : kafkajs.logLevel.NOTHING,
-    ...(logger ? { logCreator: logCreatorFor(logger) } : {}),
+    ...(logger ? { logCreator: kafkaLogCreator(logger) } : {}),
   };
   if (cfg.ssl.enabled) {
     config.ssl = {

@@ -1,6 +1,7 @@
 // The logger of src/log.ts: what reaches a log line, captured through the `destination` option.
 import assert from 'node:assert/strict';
 import { capture } from '../helpers/capture.ts';
+import { parseStrictJson } from '../helpers/strict-json.ts';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { IngestError } from '../../src/errors.ts';
@@ -97,4 +98,24 @@ test('the level is honoured and lines carry the scope of child loggers', () => {
     { level: parsed[0]?.level, topic: parsed[0]?.topic, partition: parsed[0]?.partition, offsets: parsed[0]?.offsets, msg: parsed[0]?.msg },
     { level: 'warn', topic: 'orchestry.container.stats', partition: 3, offsets: '10-20', msg: 'shown' },
   );
+});
+
+test('a key bound twice (child of a child, or the call repeating a binding) appears once, the innermost value winning', () => {
+  const out = capture();
+  const log = createLogger({ level: 'info', destination: out.stream });
+  const http = log.child({ component: 'http' }).child({ component: 'http', reqId: 'r1' });
+  http.info('request completed');
+  http.info({ component: 'http-admin', reqId: 'r2' }, 'admin');
+  const text = out.text().trim().split('\n');
+  assert.equal(text.length, 2);
+  const first = parseStrictJson(text[0]!) as Record<string, unknown>;
+  const second = parseStrictJson(text[1]!) as Record<string, unknown>;
+  assert.deepEqual([first.component, first.reqId, first.msg], ['http', 'r1', 'request completed']);
+  assert.deepEqual([second.component, second.reqId], ['http-admin', 'r2']);
+});
+
+test('the strict parser used on log lines refuses a repeated key at any depth and accepts repeats across objects', () => {
+  assert.throws(() => parseStrictJson('{"component":"http","component":"http"}'), /duplicate key "component"/);
+  assert.throws(() => parseStrictJson('{"a":{"b":1,"c":[{"d":"}\\"","d":2}]}}'), /duplicate key "d"/);
+  assert.deepEqual(parseStrictJson('{"a":{"k":1},"b":{"k":2},"c":[{"k":"x,\\"k\\""},{"k":4}]}'), { a: { k: 1 }, b: { k: 2 }, c: [{ k: 'x,"k"' }, { k: 4 }] });
 });
