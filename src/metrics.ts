@@ -61,6 +61,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),
+    consumerLagSeconds: new Gauge({
+      name: `${p}consumer_lag_seconds`,
+      help: 'Seconds since the producer timestamp of the oldest unconsumed message, per topic and partition (0 when none waits)',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
     lastCommitTimestamp: new Gauge({
       name: `${p}last_commit_timestamp_seconds`,
       help: 'Unix time of the last committed batch',

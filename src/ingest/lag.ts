@@ -1,16 +1,18 @@
 // Consumer lag per topic-partition: the log end offset (from the broker) minus the stored offset
 // (from ingest_offsets, which is where the consumer's position really lives: Kafka's committed
 // offset follows PostgreSQL). Refreshed periodically into metrics.consumerLag by a loop that never
-// throws: a failed refresh is logged, counted, and retried after a longer pause.
+// throws: a failed refresh is logged, counted, and retried after a longer pause. The time lag of a
+// partition with messages waiting is now minus the producer timestamp of the oldest one (lag-time.ts).
 import type { Pool } from '../db/pool.ts';
 import { errorMessage } from '../errors.ts';
 import type { Admin } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { timestampAt } from './lag-time.ts';
 
 export interface LagMonitorDeps {
-  /** A connected kafkajs admin client; only fetchTopicOffsets is used. */
-  admin: Pick<Admin, 'fetchTopicOffsets'>;
+  /** A connected kafkajs admin client: log end offsets, and the offset-by-timestamp lookup. */
+  admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp'>;
   pool: Pool;
   metrics: Metrics;
   topics: string[];
@@ -26,6 +28,8 @@ export interface PartitionLag {
   /** Next offset to store, or undefined when nothing was ever stored for the partition. */
   stored: number | undefined;
   lag: number;
+  /** Seconds since the producer timestamp of the oldest unconsumed message; 0 when none waits. */
+  seconds: number;
 }
 
 const SELECT_STORED = 'SELECT topic, partition, next_offset FROM ingest_offsets WHERE topic = ANY($1::text[])';
@@ -44,10 +48,17 @@ export async function refreshLag(deps: Omit<LagMonitorDeps, 'intervalMs' | 'logg
       // Absent: everything still on the log is unconsumed. Clamped at 0: a stored offset beyond the
       // end means the topic was recreated, which the consumer reports on its own.
       const lag = Math.max(0, end - (s ?? Number(p.low)));
-      out.push({ topic, partition: p.partition, end, stored: s, lag });
-      metrics.consumerLag.set({ topic, partition: String(p.partition) }, lag);
+      out.push({ topic, partition: p.partition, end, stored: s, lag, seconds: 0 });
     }
   }
+  const now = Date.now();
+  await Promise.all(
+    out.map(async (l) => {
+      if (l.lag > 0) l.seconds = Math.max(0, now - (await timestampAt(admin, l.topic, l.partition, l.end - l.lag, now))) / 1000;
+      metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+      metrics.consumerLagSeconds.set({ topic: l.topic, partition: String(l.partition) }, l.seconds);
+    }),
+  );
   return out;
 }
 

@@ -81,6 +81,7 @@ test('every metric name in the alert rules is exported by createMetrics()', asyn
   }
   for (const name of [
     'orchestry_ingest_consumer_lag_messages',
+    'orchestry_ingest_consumer_lag_seconds',
     'orchestry_ingest_dlq_messages_total',
     'orchestry_ingest_last_commit_timestamp_seconds',
     'orchestry_ingest_job_runs_total',
@@ -153,6 +154,27 @@ tests:
             exp_annotations:
               summary: "No batch committed for 10 minutes while messages wait"
               description: "No replica has committed a batch for over 10 minutes although the lag is above 0: ingestion has stalled (consumer paused on PostgreSQL, stuck batch, or no consumer in the group)."
+
+  - interval: 1m
+    input_series:
+      # Partition 0 falls behind by a minute each minute; partition 1 keeps up.
+      - series: 'orchestry_ingest_consumer_lag_seconds{${w}, topic="stats", partition="0"}'
+        values: '0+60x40'
+      - series: 'orchestry_ingest_consumer_lag_seconds{instance="w2:9464", job="orchestry-ingest", topic="stats", partition="0"}'
+        values: '0+60x40'
+      - series: 'orchestry_ingest_consumer_lag_seconds{${w}, topic="stats", partition="1"}'
+        values: '2x40'
+    alert_rule_test:
+      - eval_time: 12m
+        alertname: OrchestryIngestBehind
+        exp_alerts: []
+      - eval_time: 16m
+        alertname: OrchestryIngestBehind
+        exp_alerts:
+          - exp_labels: { severity: warning, topic: stats }
+            exp_annotations:
+              summary: "Ingestion of stats is 16m 0s behind"
+              description: "The oldest unconsumed message on stats was produced 16m 0s ago, for 10 minutes: the tables (and the autoscaler reading them) are stale. See orchestry_ingest_consumer_lag_seconds by partition, or run orchestry-ingest status."
 
   - interval: 1m
     input_series:

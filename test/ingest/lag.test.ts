@@ -66,11 +66,13 @@ test('the lag of each partition is the log end offset minus the stored offset, o
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const { logger } = quietLogger();
   try {
+    // Producer timestamps: partition 0 at now-500 s, -400, ..., -100 s; partition 1 at now-50 s, -40, -30 s.
+    const now = Date.now();
     await producer.send({
       topic,
       messages: [
-        ...Array.from({ length: 5 }, (_, i) => ({ partition: 0, key: 'a', value: `p0-${i}` })),
-        ...Array.from({ length: 3 }, (_, i) => ({ partition: 1, key: 'b', value: `p1-${i}` })),
+        ...Array.from({ length: 5 }, (_, i) => ({ partition: 0, key: 'a', value: `p0-${i}`, timestamp: String(now - (5 - i) * 100_000) })),
+        ...Array.from({ length: 3 }, (_, i) => ({ partition: 1, key: 'b', value: `p1-${i}`, timestamp: String(now - (5 - i) * 10_000) })),
       ],
     });
     await store(topic, 0, 2);
@@ -84,6 +86,13 @@ test('the lag of each partition is the log end offset minus the stored offset, o
       ],
     );
     assert.deepEqual(await lagOf(metrics), { [`${topic}/0`]: 3, [`${topic}/1`]: 3 });
+    // Seconds behind: the oldest unconsumed message is offset 2 (now-300 s) on partition 0, and
+    // offset 0 (now-50 s) on partition 1, each found to within 2 % or 1 s.
+    const behind = Object.fromEntries(lags.map((l) => [l.partition, l.seconds - (Date.now() - now) / 1000]));
+    assert.ok(behind[0]! >= 299 && behind[0]! <= 300 * 1.02 + 1, `partition 0 is ${behind[0]} s behind`);
+    assert.ok(behind[1]! >= 49 && behind[1]! <= 50 * 1.02 + 1, `partition 1 is ${behind[1]} s behind`);
+    const gauge = (await metrics.consumerLagSeconds.get()).values.map((v) => v.value);
+    assert.deepEqual(gauge.sort(), lags.map((l) => l.seconds).sort());
 
     // The monitor picks up the stored offsets as the consumer advances them, until the lag is 0.
     const monitor = startLagMonitor({ admin, pool: db.pool, metrics, topics: [topic], intervalMs: 100, logger });
@@ -91,6 +100,7 @@ test('the lag of each partition is the log end offset minus the stored offset, o
       await store(topic, 0, 5);
       await store(topic, 1, 3);
       await until(async () => Object.values(await lagOf(metrics)).every((v) => v === 0));
+      await until(async () => (await metrics.consumerLagSeconds.get()).values.every((v) => v.value === 0));
       assert.ok((await metrics.lagRefreshes.get()).values.some((v) => v.labels.outcome === 'ok' && v.value > 0));
     } finally {
       await monitor.stop();
@@ -105,7 +115,8 @@ test('a failing refresh is logged and counted, the loop keeps going, and stop() 
   await store(topic, 0, 40);
   let calls = 0;
   let release: (() => void) | undefined;
-  const admin: Pick<Admin, 'fetchTopicOffsets'> = {
+  const admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp'> = {
+    fetchTopicOffsetsByTimestamp: async () => [{ partition: 0, offset: '40' }],
     async fetchTopicOffsets() {
       calls += 1;
       if (calls <= 2) throw new Error('There is no leader for this topic-partition as we are in the middle of a leadership election');
