@@ -5,6 +5,7 @@ import { registerStackCommands } from './cli/stack.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerJobCommands } from './cli/jobs.ts';
 import { registerPublishCommands } from './cli/publish.ts';
+import { registerOffsetCommands } from './cli/offsets.ts';
 
 const program = new Command('orchestry-ingest')
   .description('Kafka-to-PostgreSQL telemetry ingestion worker for Orchestry')
@@ -21,6 +22,7 @@ registerStackCommands(program);
 registerDlqCommands(program);
 registerJobCommands(program);
 registerPublishCommands(program);
+registerOffsetCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`orchestry-ingest: ${err instanceof Error ? err.message : String(err)}\n`);
