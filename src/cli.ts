@@ -6,6 +6,7 @@ import { registerDlqCommands } from './cli/dlq.ts';
 import { registerJobCommands } from './cli/jobs.ts';
 import { registerPublishCommands } from './cli/publish.ts';
 import { registerOffsetCommands } from './cli/offsets.ts';
+import { registerStatusCommand } from './cli/status.ts';
 
 const program = new Command('orchestry-ingest')
   .description('Kafka-to-PostgreSQL telemetry ingestion worker for Orchestry')
@@ -23,6 +24,7 @@ registerDlqCommands(program);
 registerJobCommands(program);
 registerPublishCommands(program);
 registerOffsetCommands(program);
+registerStatusCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`orchestry-ingest: ${err instanceof Error ? err.message : String(err)}\n`);

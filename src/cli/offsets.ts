@@ -3,9 +3,8 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { createKafka } from '../kafka/client.ts';
 import { executeReset, planReset, type ResetPlan, type ResetResult, type ResetTarget } from '../ingest/offset-reset.ts';
-import { brokersFor, configOrExit, poolFor } from './context.ts';
+import { withKafkaAndDb } from './ops-context.ts';
 import { printTable } from './table.ts';
 
 interface Opts {
@@ -78,7 +77,7 @@ export function registerOffsetCommands(program: Command): void {
     c.option('--topic <topic>', 'stats, lifecycle, or the topic name (default: both)').option('--partition <n>', 'one partition only').option('--json', 'print JSON');
 
   common(offsets.command('show').description('stored offsets against the log, the group\'s Kafka offsets and the member holding each partition')).action(async (o: Opts) => {
-    await withDeps(async (deps, config) => {
+    await withKafkaAndDb('orchestry-ingest-offsets', false, async ({ config, ...deps }) => {
       const plans = [];
       for (const topic of topicOf(config, o.topic)) plans.push(await planReset(deps, config.kafka.groupId, topic, { kind: 'latest' }, partitionsOf(o)));
       if (o.json) process.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
@@ -94,7 +93,7 @@ export function registerOffsetCommands(program: Command): void {
     .action(async (o: Opts) => {
       if (o.topic === undefined) fail('reset needs --topic (stats, lifecycle or a topic name)');
       const target = targetOf(o);
-      await withDeps(async (deps, config) => {
+      await withKafkaAndDb('orchestry-ingest-offsets', false, async ({ config, ...deps }) => {
         const [topic] = topicOf(config, o.topic);
         const plan = await planReset(deps, config.kafka.groupId, topic!, target, partitionsOf(o));
         const result = o.execute ? await executeReset(deps, plan, target, `offsets reset by ${userInfo().username}@${hostname()}`) : undefined;
@@ -104,17 +103,4 @@ export function registerOffsetCommands(program: Command): void {
         else process.stdout.write('Plan only: nothing moved. Add --execute to move the stored offsets (compare-and-set: a live worker rolls back its batch in flight and seeks to the new offset).\n');
       });
     });
-}
-
-async function withDeps(fn: (deps: Parameters<typeof planReset>[0], config: Config) => Promise<void>): Promise<void> {
-  const config = configOrExit();
-  const brokers = brokersFor(config);
-  const pool = poolFor(config, 'orchestry-ingest-offsets');
-  const admin = createKafka({ ...config.kafka, brokers }, undefined, { retries: 2 }).admin();
-  await admin.connect();
-  try {
-    await fn({ admin, pool }, config);
-  } finally {
-    await Promise.allSettled([admin.disconnect(), pool.end()]);
-  }
 }

@@ -34,9 +34,9 @@ export interface PartitionLag {
 
 const SELECT_STORED = 'SELECT topic, partition, next_offset FROM ingest_offsets WHERE topic = ANY($1::text[])';
 
-/** One refresh: computes and records the lag of every partition of `topics`. */
-export async function refreshLag(deps: Omit<LagMonitorDeps, 'intervalMs' | 'logger'>): Promise<PartitionLag[]> {
-  const { admin, pool, metrics, topics } = deps;
+/** The lag of every partition of `topics`, in messages and seconds (reads only; `status` uses it too). */
+export async function computeLag(deps: Pick<LagMonitorDeps, 'admin' | 'pool' | 'topics'>): Promise<PartitionLag[]> {
+  const { admin, pool, topics } = deps;
   const offsets = await Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) })));
   const { rows } = await pool.query<{ topic: string; partition: number; next_offset: number | string }>(SELECT_STORED, [topics]);
   const stored = new Map(rows.map((r) => [`${r.topic}\0${r.partition}`, Number(r.next_offset)]));
@@ -55,10 +55,18 @@ export async function refreshLag(deps: Omit<LagMonitorDeps, 'intervalMs' | 'logg
   await Promise.all(
     out.map(async (l) => {
       if (l.lag > 0) l.seconds = Math.max(0, now - (await timestampAt(admin, l.topic, l.partition, l.end - l.lag, now))) / 1000;
-      metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
-      metrics.consumerLagSeconds.set({ topic: l.topic, partition: String(l.partition) }, l.seconds);
     }),
   );
+  return out;
+}
+
+/** One refresh: computes and records the lag of every partition of `topics`. */
+export async function refreshLag(deps: Omit<LagMonitorDeps, 'intervalMs' | 'logger'>): Promise<PartitionLag[]> {
+  const out = await computeLag(deps);
+  for (const l of out) {
+    deps.metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, l.lag);
+    deps.metrics.consumerLagSeconds.set({ topic: l.topic, partition: String(l.partition) }, l.seconds);
+  }
   return out;
 }
 
