@@ -2,35 +2,22 @@
 // `promtool test rules`, and referring only to metrics the worker exports.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exportedMetrics, metricNames, resolveName, ruleExpressions } from './promql.ts';
+import { findBinary } from '../helpers/prometheus.ts';
 
 const deploy = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'deploy', 'prometheus');
 const alertsFile = join(deploy, 'alerts.yml');
 const configFile = join(deploy, 'prometheus.yml');
 
-const INSTALL = '(cd /tmp && apt-get download prometheus && dpkg -x prometheus_*.deb /tmp/prometheus-deb) && install -m 0755 /tmp/prometheus-deb/usr/bin/promtool /usr/local/bin/promtool';
+const INSTALL = 'bash scripts/install-promtool.sh';
 
-/** promtool from $PROMTOOL or PATH; this test installs nothing. */
-function findPromtool(): string | undefined {
-  const candidates = [process.env.PROMTOOL, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'promtool'))];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const promtool = findPromtool();
+// promtool from $PROMTOOL or PATH; this test installs nothing.
+const promtool = findBinary('promtool', 'PROMTOOL');
 const ci = process.env.CI === 'true' || process.env.CI === '1';
 const missing = `promtool is not installed (Debian package "prometheus"); install it with: ${INSTALL}`;
 // Under CI a missing promtool fails the suite; on a workstation the promtool tests are skipped with the reason.
