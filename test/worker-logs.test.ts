@@ -1,23 +1,37 @@
-// A worker's whole life in its log: a healthy start, steady ingestion and a clean stop print only
-// strict JSON lines (no repeated key) at info or below.
+// A worker's whole life in its log: a healthy start (on a freshly started broker, whose group
+// coordinator is still loading), steady ingestion and a clean stop print only strict JSON lines
+// (no repeated key) at info or below.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { freshDatabase, type TestDatabase } from './helpers/db.ts';
 import { produce, testTopics, type TestTopics } from './helpers/kafka.ts';
 import { registered, stats } from './helpers/messages.ts';
 import { parseStrictJson } from './helpers/strict-json.ts';
+import { ownStack, type OwnStack } from './helpers/stack.ts';
 import { spawnWorker, waitUntil, workerEnv } from './helpers/worker.ts';
 
 let db: TestDatabase;
 let topics: TestTopics;
+let kafka: OwnStack | undefined;
 
 before(async () => {
+  kafka = await ownStack({ kafka: true });
+  process.env.KAFKA_BROKERS = kafka.kafkaBrokers; // this file's process only
   db = await freshDatabase();
-  topics = await testTopics();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      topics = await testTopics();
+      break;
+    } catch (err) {
+      if (attempt >= 10) throw err; // a broker this fresh may not know its new topics' leaders yet
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 });
 
 after(async () => {
   await db?.drop();
+  await kafka?.down();
 });
 
 const LEVELS = new Set(['trace', 'debug', 'info']);

@@ -48,6 +48,9 @@ export function isRetriableLine(message: string, extra: Record<string, unknown>)
   const error = typeof extra.error === 'string' ? extra.error : undefined;
   if (error !== undefined && RETRIABLE_MESSAGES.has(error)) return true;
   if (RETRIABLE_MESSAGES.has(message)) return true;
+  // kafkajs restarts a consumer whose crash has a retriable cause (it logs "Restarting the consumer").
+  const crash = /^Crash: KafkaJS\w*Error: (.*)$/.exec(message);
+  if (crash && RETRIABLE_MESSAGES.has(crash[1]!)) return true;
   return ROUTINE.some((re) => re.test(message)) && (error === undefined || RETRIABLE_MESSAGES.has(error) || /rebalanc|coordinator/i.test(error));
 }
 
