@@ -4,13 +4,14 @@ import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { createPool, type Pool } from './db/pool.ts';
+import { createPool, createProbePool, type Pool } from './db/pool.ts';
 import { migrate } from './db/migrate.ts';
 import { createKafka } from './kafka/client.ts';
 import { startIngest, type Ingest } from './ingest/consumer.ts';
 import { startLagMonitor } from './ingest/lag.ts';
 import type { Scheduler } from './scheduler/types.ts';
-import { poolHealthChecks, startHttpServer } from './http/server.ts';
+import { startHttpServer } from './http/server.ts';
+import { poolHealthChecks } from './http/readiness.ts';
 import { errorMessage } from './errors.ts';
 
 export interface RunningWorker {
@@ -22,6 +23,9 @@ export interface RunningWorker {
   httpPort: number | undefined;
   stop(): Promise<void>;
 }
+
+/** Readiness checks' bound (the HTTP server's default readinessTimeoutMs). */
+const PROBE_TIMEOUT_MS = 2000;
 
 export interface WorkerOptions {
   registry?: Registry;
@@ -35,6 +39,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
   const pool = createPool({ ...config.db, url: config.db.url });
   const stops: (() => Promise<void>)[] = [];
   let closeHttp: (() => Promise<void>) | undefined;
+  let probePool: Pool | undefined;
   try {
     const applied = await migrate(pool, { log: (m) => logger.info(m) });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -50,13 +55,15 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     const consumer: { ingest?: Ingest } = {};
     let httpPort: number | undefined;
     if (opts.http !== false) {
+      // Readiness queries go to a one-connection pool of their own, never the ingest pool.
+      probePool = createProbePool({ ...config.db, url: config.db.url }, PROBE_TIMEOUT_MS);
       const server = await startHttpServer({
         config,
         logger: logger.child({ component: 'http' }),
         metrics,
         pool,
         ...(scheduler ? { scheduler } : {}),
-        health: { consumerProblem: () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'), ...poolHealthChecks(pool) },
+        health: { consumerProblem: () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'), ...poolHealthChecks(probePool) },
       });
       httpPort = server.port;
       closeHttp = () => server.close();
@@ -98,14 +105,14 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
           for (const stop of [...stops, closeHttp ?? (async () => {})]) {
             await stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stop step failed'));
           }
-          await pool.end().catch(() => {});
+          await Promise.all([pool.end().catch(() => {}), probePool?.end().catch(() => {})]);
         })();
         return stopped;
       },
     };
   } catch (err) {
     for (const stop of [...stops, closeHttp ?? (async () => {})]) await stop().catch(() => {});
-    await pool.end().catch(() => {});
+    await Promise.all([pool.end().catch(() => {}), probePool?.end().catch(() => {})]);
     throw err;
   }
 }
