@@ -33,13 +33,45 @@ export interface WorkerOptions {
   scheduler?: boolean;
 }
 
+/**
+ * The HTTP server, with readiness answered by a one-connection probe pool of its own (never the
+ * ingest pool, so probes and batches never queue behind each other); close() ends both.
+ */
+async function startHttp(
+  deps: { config: Config; logger: Logger; metrics: Metrics; pool: Pool; scheduler: Scheduler | undefined },
+  consumerProblem: () => string | undefined,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { config, logger, scheduler } = deps;
+  const probePool = createProbePool({ ...config.db, url: config.db.url ?? '' }, PROBE_TIMEOUT_MS);
+  try {
+    const server = await startHttpServer({
+      config,
+      logger: logger.child({ component: 'http' }),
+      metrics: deps.metrics,
+      pool: deps.pool,
+      ...(scheduler ? { scheduler } : {}),
+      health: { consumerProblem, ...poolHealthChecks(probePool) },
+    });
+    logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
+    return {
+      port: server.port,
+      async close() {
+        await server.close();
+        await probePool.end().catch(() => {});
+      },
+    };
+  } catch (err) {
+    await probePool.end().catch(() => {});
+    throw err;
+  }
+}
+
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   if (!config.db.url || !config.kafka.brokers) throw new Error('startWorker needs DATABASE_URL and KAFKA_BROKERS');
   const metrics = createMetrics(opts.registry ?? new Registry());
   const pool = createPool({ ...config.db, url: config.db.url });
   const stops: (() => Promise<void>)[] = [];
   let closeHttp: (() => Promise<void>) | undefined;
-  let probePool: Pool | undefined;
   try {
     const applied = await migrate(pool, { log: (m) => logger.info(m) });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -55,19 +87,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     const consumer: { ingest?: Ingest } = {};
     let httpPort: number | undefined;
     if (opts.http !== false) {
-      // Readiness queries go to a one-connection pool of their own, never the ingest pool.
-      probePool = createProbePool({ ...config.db, url: config.db.url }, PROBE_TIMEOUT_MS);
-      const server = await startHttpServer({
-        config,
-        logger: logger.child({ component: 'http' }),
-        metrics,
-        pool,
-        ...(scheduler ? { scheduler } : {}),
-        health: { consumerProblem: () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'), ...poolHealthChecks(probePool) },
-      });
+      const server = await startHttp({ config, logger, metrics, pool, scheduler }, () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'));
       httpPort = server.port;
       closeHttp = () => server.close();
-      logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
     }
 
     const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));
@@ -105,14 +127,14 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
           for (const stop of [...stops, closeHttp ?? (async () => {})]) {
             await stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'stop step failed'));
           }
-          await Promise.all([pool.end().catch(() => {}), probePool?.end().catch(() => {})]);
+          await pool.end().catch(() => {});
         })();
         return stopped;
       },
     };
   } catch (err) {
     for (const stop of [...stops, closeHttp ?? (async () => {})]) await stop().catch(() => {});
-    await Promise.all([pool.end().catch(() => {}), probePool?.end().catch(() => {})]);
+    await pool.end().catch(() => {});
     throw err;
   }
 }
