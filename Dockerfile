@@ -1,11 +1,11 @@
 # syntax=docker/dockerfile:1
-# orchestry-ingest: build the TypeScript to dist/ in one stage, run it on a slim Node.js 20 image
-# with production dependencies only, as a non-root user.
+# orchestry-ingest: build the TypeScript to dist/ in one stage, run it on a slim Node.js 24 (LTS)
+# image with production dependencies only (no tsx, no embedded-postgres, no tools/), as a non-root user.
 #
 #   docker build -t orchestry-ingest .
 #   docker run --rm -e KAFKA_BROKERS=... -e DATABASE_URL=... -p 9464:9464 orchestry-ingest
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- production dependencies (no compilers needed: every native module ships prebuilt) ---------
 FROM ${NODE_IMAGE} AS deps
@@ -22,7 +22,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# --- runtime ------------------------------------------------------------------------------------
+# --- runtime: compiled JavaScript only; `stack` and `start` without a broker/database say they need
+# a development checkout ----------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     ORCHESTRY_USE_DIST=1 \

@@ -1,6 +1,6 @@
 // Uses KAFKA_BROKERS / DATABASE_URL when given; otherwise brings up the local stack (as
 // scripts/test.mjs does) and stops it afterwards if this run started it.
-import { stackDown, stackUp } from '../src/stack/index.ts';
+import { stackDown, stackUp } from '../tools/stack/index.ts';
 
 export async function withStack(log: (s: string) => void, fn: () => Promise<void>): Promise<void> {
   let started = false;

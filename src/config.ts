@@ -3,6 +3,9 @@
 import { hostname } from 'node:os';
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { mask, UNPARSABLE_URL } from './mask.ts';
+
+export { mask, maskUrl } from './mask.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z
@@ -134,6 +137,12 @@ export class ConfigError extends Error {
   }
 }
 
+/** How a configuration error shows the bad value: masked, and an unparsable URL not at all. */
+function gotValue(variable: string, value: string | undefined): string {
+  const shown = value === undefined ? undefined : mask(variable, value);
+  return shown === UNPARSABLE_URL ? 'value not shown: not a parsable URL' : `got ${JSON.stringify(shown)}`;
+}
+
 /** Parses the environment. Empty strings count as unset, as in most twelve-factor tools. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {};
@@ -146,7 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const variable = String(issue.path[0] ?? '(environment)');
-      problems.push({ variable, reason: `${issue.message} (got ${JSON.stringify(raw[variable] === undefined ? undefined : mask(variable, raw[variable]))})` });
+      problems.push({ variable, reason: `${issue.message} (${gotValue(variable, raw[variable])})` });
     }
   }
   const e = parsed.success ? parsed.data : undefined;
@@ -218,23 +227,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   };
-}
-
-const SECRET_VARS = /PASSWORD|TOKEN|SECRET/;
-
-/** Masks a secret value, or the password inside a connection URL. */
-export function mask(variable: string, value: string): string {
-  if (SECRET_VARS.test(variable)) return '****';
-  return maskUrl(value);
-}
-
-/** Replaces the password of any `scheme://user:pass@host` inside `value` with ****. */
-export function maskUrl(value: string): string {
-  // The password runs to the last @ before the host (libpq accepts a raw @ in it), and may also
-  // be given as a password= query parameter.
-  return value
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"]*:)[^/?#\s"]*@/gi, '$1****@')
-    .replace(/([?&]password=)[^&#\s"]*/gi, '$1****');
 }
 
 /** The effective configuration as the environment variables it came from, secrets masked. */

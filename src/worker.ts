@@ -4,13 +4,14 @@ import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { createPool, type Pool } from './db/pool.ts';
+import { createPool, createProbePool, type Pool } from './db/pool.ts';
 import { migrate } from './db/migrate.ts';
 import { createKafka } from './kafka/client.ts';
 import { startIngest, type Ingest } from './ingest/consumer.ts';
 import { startLagMonitor } from './ingest/lag.ts';
 import type { Scheduler } from './scheduler/types.ts';
-import { poolHealthChecks, startHttpServer } from './http/server.ts';
+import { startHttpServer } from './http/server.ts';
+import { poolHealthChecks } from './http/readiness.ts';
 import { errorMessage } from './errors.ts';
 
 export interface RunningWorker {
@@ -23,10 +24,46 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/** Readiness checks' bound (the HTTP server's default readinessTimeoutMs). */
+const PROBE_TIMEOUT_MS = 2000;
+
 export interface WorkerOptions {
   registry?: Registry;
   http?: boolean;
   scheduler?: boolean;
+}
+
+/**
+ * The HTTP server, with readiness answered by a one-connection probe pool of its own (never the
+ * ingest pool, so probes and batches never queue behind each other); close() ends both.
+ */
+async function startHttp(
+  deps: { config: Config; logger: Logger; metrics: Metrics; pool: Pool; scheduler: Scheduler | undefined },
+  consumerProblem: () => string | undefined,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { config, logger, scheduler } = deps;
+  const probePool = createProbePool({ ...config.db, url: config.db.url ?? '' }, PROBE_TIMEOUT_MS);
+  try {
+    const server = await startHttpServer({
+      config,
+      logger: logger.child({ component: 'http' }),
+      metrics: deps.metrics,
+      pool: deps.pool,
+      ...(scheduler ? { scheduler } : {}),
+      health: { consumerProblem, ...poolHealthChecks(probePool) },
+    });
+    logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
+    return {
+      port: server.port,
+      async close() {
+        await server.close();
+        await probePool.end().catch(() => {});
+      },
+    };
+  } catch (err) {
+    await probePool.end().catch(() => {});
+    throw err;
+  }
 }
 
 export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
@@ -50,17 +87,9 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
     const consumer: { ingest?: Ingest } = {};
     let httpPort: number | undefined;
     if (opts.http !== false) {
-      const server = await startHttpServer({
-        config,
-        logger: logger.child({ component: 'http' }),
-        metrics,
-        pool,
-        ...(scheduler ? { scheduler } : {}),
-        health: { consumerProblem: () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'), ...poolHealthChecks(pool) },
-      });
+      const server = await startHttp({ config, logger, metrics, pool, scheduler }, () => (consumer.ingest ? consumer.ingest.problem() : 'the consumer has not started'));
       httpPort = server.port;
       closeHttp = () => server.close();
-      logger.info({ port: server.port }, 'HTTP server listening (/metrics, /healthz, /readyz, /admin/jobs)');
     }
 
     const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));

@@ -1,14 +1,10 @@
 // Configuration: one zod schema read from the environment; a bad value stops start-up with one
 // message naming every bad variable (exit code 2 from the CLI); secrets never printed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, describeConfig, envSchema, loadConfig, mask, maskUrl } from '../src/config.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { runCliClean as runCli } from './helpers/cli.ts';
 
 /** Every variable's default as `orchestry-ingest config` prints it ('(unset)' = optional, no default). */
 const DEFAULTS: Record<string, string> = {
@@ -119,27 +115,6 @@ function configError(fn: () => unknown): ConfigError {
     return err;
   }
   assert.fail('expected the configuration to be rejected');
-}
-
-/** Runs the real CLI (bin/orchestry-ingest.js) with exactly `env` (plus PATH and HOME). */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'orchestry-ingest.js'), ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 test('every variable of the schema has a documented default and is covered by a bad-value case or is free-form', () => {

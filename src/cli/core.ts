@@ -4,8 +4,8 @@ import { describeConfig } from '../config.ts';
 import { migrate, migrationStatus } from '../db/migrate.ts';
 import { contractJsonSchema } from '../ingest/contract.ts';
 import { runWorkerUntilSignal } from '../worker.ts';
-import { stackUp } from '../stack/index.ts';
 import { configOrExit, loggerFor, poolFor } from './context.ts';
+import { loadLocalStack } from './local-stack.ts';
 
 export function registerCoreCommands(program: Command): void {
   program
@@ -67,6 +67,7 @@ export function registerCoreCommands(program: Command): void {
       let config = configOrExit();
       const logger = loggerFor(config);
       if (!config.kafka.brokers || !config.db.url) {
+        const { stackUp } = await loadLocalStack('`orchestry-ingest start` without KAFKA_BROKERS and DATABASE_URL');
         const stack = await stackUp({
           ...(config.db.url ? { databaseUrl: config.db.url } : {}),
           ...(config.kafka.brokers ? { kafkaBrokers: config.kafka.brokers.join(',') } : {}),

@@ -1,7 +1,9 @@
-// stack up | down | status: the embedded local stack (real Kafka broker, real PostgreSQL).
+// stack up | down | status: the embedded local stack (real Kafka broker, real PostgreSQL), from a
+// development checkout only (tools/stack/ is not part of the product).
 import type { Command } from 'commander';
-import { stackDown, stackStatus, stackUp } from '../stack/index.ts';
+import { maskUrl } from '../mask.ts';
 import { configOrExit } from './context.ts';
+import { loadLocalStack } from './local-stack.ts';
 
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the embedded local stack: Apache Kafka (KRaft) and PostgreSQL under .stack/');
@@ -12,6 +14,7 @@ export function registerStackCommands(program: Command): void {
     .description('start what is not configured (idempotent); prints KAFKA_BROKERS=... and DATABASE_URL=... on stdout')
     .action(async () => {
       const config = configOrExit();
+      const { stackUp } = await loadLocalStack('`orchestry-ingest stack`');
       const up = await stackUp({
         ...(config.db.url ? { databaseUrl: config.db.url } : {}),
         ...(config.kafka.brokers ? { kafkaBrokers: config.kafka.brokers.join(',') } : {}),
@@ -26,6 +29,7 @@ export function registerStackCommands(program: Command): void {
     .description('stop the local stack and leave no process behind')
     .option('--purge', 'also delete its data')
     .action(async (opts: { purge?: boolean }) => {
+      const { stackDown } = await loadLocalStack('`orchestry-ingest stack`');
       await stackDown({ log, purge: Boolean(opts.purge) });
     });
 
@@ -33,10 +37,11 @@ export function registerStackCommands(program: Command): void {
     .command('status')
     .description('say what runs where')
     .action(async () => {
+      const { stackStatus } = await loadLocalStack('`orchestry-ingest stack`');
       const s = await stackStatus();
       process.stdout.write(
         `kafka:    ${s.kafka.running ? `running (pid ${s.kafka.pid}) at ${s.kafka.brokers}` : 'stopped'}\n` +
-          `postgres: ${s.postgres.running ? `running (pid ${s.postgres.pid}) at ${s.postgres.url}` : 'stopped'}\n`,
+          `postgres: ${s.postgres.running ? `running (pid ${s.postgres.pid}) at ${maskUrl(s.postgres.url ?? '')}` : 'stopped'}\n`,
       );
     });
 }

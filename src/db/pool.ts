@@ -21,6 +21,28 @@ function sslOptions(db: Pick<Config['db'], 'ssl' | 'sslCaFile'>): ConnectionOpti
   return { rejectUnauthorized: db.ssl === 'verify-full', ...(db.sslCaFile ? { ca: readFileSync(db.sslCaFile, 'utf8') } : {}) };
 }
 
+/** The application_name of the probe pool's connection (seen in pg_stat_activity). */
+export const PROBE_APPLICATION_NAME = 'orchestry-ingest-probe';
+
+/**
+ * A one-connection pool for readiness checks, apart from the ingest pool: however many clients
+ * probe, batches never wait behind a probe, and a probe waits for no batch. Its statements and
+ * connection attempts are bounded by `timeoutMs`.
+ */
+export function createProbePool(db: Config['db'] & { url: string }, timeoutMs: number): Pool {
+  const pool = new pg.Pool({
+    connectionString: db.url,
+    max: 1,
+    ssl: sslOptions(db),
+    application_name: PROBE_APPLICATION_NAME,
+    statement_timeout: timeoutMs,
+    connectionTimeoutMillis: timeoutMs,
+    idleTimeoutMillis: 60_000,
+  });
+  pool.on('error', () => {});
+  return pool;
+}
+
 export function createPool(db: Config['db'] & { url: string }, applicationName = 'orchestry-ingest'): Pool {
   const ssl = sslOptions(db);
   const pool = new pg.Pool({

@@ -3,13 +3,12 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
-import { migrationStatus, readMigrations, type Migration } from '../db/migrate.ts';
 import type { Pool } from '../db/pool.ts';
-import { errorMessage } from '../errors.ts';
-import { maskUrlPasswords, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Scheduler } from '../scheduler/types.ts';
 import { adminRoutes } from './admin.ts';
+import { cachedReadiness } from './readiness.ts';
 import type { HealthSource } from './types.ts';
 
 export interface HttpServerDeps {
@@ -18,6 +17,7 @@ export interface HttpServerDeps {
   metrics: Metrics;
   health: HealthSource;
   scheduler?: Scheduler;
+  /** The ingest pool, for its gauges on /metrics only: nothing served here queries it. */
   pool?: Pool;
   options?: HttpServerOptions;
 }
@@ -29,64 +29,18 @@ export interface HttpServerOptions {
   eventLoopWindowMs?: number;
   /** Each readiness check (database, migrations) fails when it has not answered within this time. */
   readinessTimeoutMs?: number;
+  /** How long a round of readiness checks answers /readyz and /metrics before the next round runs. */
+  readinessCacheMs?: number;
 }
 
-const DEFAULTS: Required<HttpServerOptions> = { eventLoopStallMs: 5000, eventLoopWindowMs: 30_000, readinessTimeoutMs: 2000 };
+const DEFAULTS: Required<HttpServerOptions> = { eventLoopStallMs: 5000, eventLoopWindowMs: 30_000, readinessTimeoutMs: 2000, readinessCacheMs: 1000 };
 
-export type ReadinessCheck = 'consumer' | 'database' | 'migrations';
-
-export interface Readiness {
-  ready: boolean;
-  /** The checks that failed, in a stable order. */
-  failed: ReadinessCheck[];
-  checks: Record<ReadinessCheck, { ok: boolean; error?: string }>;
-}
-
-/** `checkDatabase` and `migrationsCurrent` of a HealthSource, answered by a pool. */
-export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase' | 'migrationsCurrent'> {
-  let onDisk: Migration[] | undefined; // the files do not change under a running worker: read and hash them once
-  return {
-    async checkDatabase() {
-      await pool.query('SELECT 1');
-    },
-    async migrationsCurrent() {
-      onDisk ??= readMigrations();
-      return (await migrationStatus(pool, onDisk)).current;
-    },
-  };
-}
-
-function withTimeout<T>(work: () => Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const run = Promise.resolve().then(work);
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Runs the readiness checks in parallel, each bounded by `timeoutMs`, and records them on the metrics. */
-export async function checkReadiness(health: HealthSource, metrics: Metrics, timeoutMs: number): Promise<Readiness> {
-  // Each check answers with what is wrong, or undefined; a rejection or a timeout is its own answer.
-  const outcome = async (problem: () => Promise<string | undefined>): Promise<{ ok: boolean; error?: string }> => {
-    try {
-      const error = await withTimeout(problem, timeoutMs);
-      return error === undefined ? { ok: true } : { ok: false, error };
-    } catch (err) {
-      return { ok: false, error: maskUrlPasswords(errorMessage(err)) };
-    }
-  };
-  const [consumer, database, migrations] = await Promise.all([
-    outcome(async () => health.consumerProblem()),
-    outcome(async () => void (await health.checkDatabase())),
-    outcome(async () => ((await health.migrationsCurrent()) ? undefined : 'migrations are pending')),
-  ]);
-  const checks = { consumer, database, migrations };
-  const failed = (Object.keys(checks) as ReadinessCheck[]).filter((k) => !checks[k].ok);
-  for (const k of Object.keys(checks) as ReadinessCheck[]) metrics.readinessCheck.set({ check: k }, checks[k].ok ? 1 : 0);
-  metrics.ready.set(failed.length === 0 ? 1 : 0);
-  return { ready: failed.length === 0, failed, checks };
-}
+/**
+ * Node's HTTP server timeouts (Fastify leaves request and connection timeouts off): a client must
+ * send its request within 10 s, an idle keep-alive connection closes after 5 s, and a socket with
+ * no traffic for 30 s is closed, so slow or idle clients cannot hold sockets open.
+ */
+export const HTTP_TIMEOUTS = { requestTimeout: 10_000, keepAliveTimeout: 5_000, connectionTimeout: 30_000 } as const;
 
 /**
  * Tracks the largest event loop delay of the last one to two windows. Two histograms overlap: at
@@ -129,7 +83,9 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    ...HTTP_TIMEOUTS,
   });
+  const readiness = cachedReadiness(health, metrics, log, { timeoutMs: opts.readinessTimeoutMs, cacheMs: opts.readinessCacheMs });
   // Turning request logging off also silences Fastify's error handler: server errors are logged here.
   app.addHook('onError', async (req, reply, err) => {
     if (reply.statusCode >= 500) log.error({ err, method: req.method, url: req.routeOptions.url ?? req.url.split('?')[0] }, 'http request failed');
@@ -144,8 +100,9 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
       metrics.poolConnections.set({ state: 'idle' }, pool.idleCount);
       metrics.poolConnections.set({ state: 'waiting' }, pool.waitingCount);
     }
-    // Refreshes orchestry_ingest_ready / readiness_check, so alerts see readiness without probing /readyz.
-    await checkReadiness(health, metrics, opts.readinessTimeoutMs);
+    // Refreshes orchestry_ingest_ready / readiness_check (cached, on the probe pool), so alerts see
+    // readiness without probing /readyz.
+    await readiness.get();
     const body = await metrics.registry.metrics();
     return reply.header('content-type', metrics.registry.contentType).send(body);
   });
@@ -159,9 +116,9 @@ export async function startHttpServer(deps: HttpServerDeps): Promise<{ port: num
   });
 
   app.get('/readyz', async (_req, reply) => {
-    const r = await checkReadiness(health, metrics, opts.readinessTimeoutMs);
-    if (!r.ready) log.debug({ failed: r.failed }, 'not ready');
-    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', failed: r.failed, checks: r.checks });
+    // The public body names the failed checks only; their reasons are in the log (cachedReadiness).
+    const r = await readiness.get();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', failed: r.failed });
   });
 
   const adminToken = config.http.adminToken;

@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, stackDown, stackRoot, stackUp } from '../../src/stack/index.ts';
-import { startKafka, stopKafka } from '../../src/stack/kafka.ts';
-import { startPostgres, stopPostgres } from '../../src/stack/postgres.ts';
+import { repoRoot, stackDown, stackRoot, stackUp } from '../../tools/stack/index.ts';
+import { startKafka, stopKafka } from '../../tools/stack/kafka.ts';
+import { startPostgres, stopPostgres } from '../../tools/stack/postgres.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 
 export interface OwnStack {

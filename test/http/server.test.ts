@@ -1,12 +1,14 @@
 // The HTTP server against a real PostgreSQL: /metrics, /healthz, /readyz, and which routes it serves.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { poolHealthChecks, startHttpServer } from '../../src/http/server.ts';
+import { HTTP_TIMEOUTS, startHttpServer } from '../../src/http/server.ts';
+import { poolHealthChecks } from '../../src/http/readiness.ts';
 import type { HealthSource } from '../../src/http/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -44,7 +46,7 @@ async function start(opts: { health: HealthSource; env?: Record<string, string>;
     ...(opts.options ? { options: opts.options } : {}),
   });
   const base = `http://127.0.0.1:${server.port}`;
-  return { server, metrics, logs: log.text, get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init) };
+  return { server, port: server.port, metrics, logs: log.text, get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init) };
 }
 
 let db: TestDatabase;
@@ -130,16 +132,16 @@ describe('GET /healthz', () => {
 });
 
 describe('GET /readyz', () => {
-  type Body = { status: string; failed: string[]; checks: Record<string, { ok: boolean; error?: string }> };
+  type Body = { status: string; failed: string[] };
+  /** Readiness is cached for a second by default; tests that change a check's answer turn the cache off. */
+  const uncached = { readinessCacheMs: 0 };
 
   test('it answers 200 when the consumer joined, PostgreSQL answers and the migrations are current', async () => {
     const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(db.pool) } });
     try {
       const res = await s.get('/readyz');
       assert.equal(res.status, 200);
-      const body = (await res.json()) as Body;
-      assert.deepEqual(body.failed, []);
-      assert.deepEqual(body.checks, { consumer: { ok: true }, database: { ok: true }, migrations: { ok: true } });
+      assert.deepEqual(await res.json(), { status: 'ready', failed: [] });
     } finally {
       await s.server.close();
     }
@@ -147,14 +149,12 @@ describe('GET /readyz', () => {
 
   test('it answers 503 naming the consumer check while the consumer has not joined its group', async () => {
     let joined = false;
-    const s = await start({ health: { consumerProblem: () => (joined ? undefined : 'the consumer has not joined its group'), ...poolHealthChecks(db.pool) } });
+    const s = await start({ health: { consumerProblem: () => (joined ? undefined : 'the consumer has not joined its group'), ...poolHealthChecks(db.pool) }, options: uncached });
     try {
       const res = await s.get('/readyz');
       assert.equal(res.status, 503);
-      const body = (await res.json()) as Body;
-      assert.deepEqual(body.failed, ['consumer']);
-      assert.equal(body.status, 'not ready');
-      assert.deepEqual(body.checks.consumer, { ok: false, error: 'the consumer has not joined its group' });
+      assert.deepEqual(await res.json(), { status: 'not ready', failed: ['consumer'] });
+      assert.match(s.logs(), /"failed":\["consumer"\].*the consumer has not joined its group.*"msg":"not ready"/, 'the reason is logged');
       joined = true;
       assert.equal((await s.get('/readyz')).status, 200);
     } finally {
@@ -167,17 +167,19 @@ describe('GET /readyz', () => {
     await adminQuery(`CREATE DATABASE ${name}`);
     const pool = createPool({ url: urlFor(name), poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
     await migrate(pool);
-    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) }, pool });
+    const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) }, pool, options: uncached });
     try {
       assert.equal((await s.get('/readyz')).status, 200);
 
       await adminQuery(`DROP DATABASE ${name} WITH (FORCE)`);
       const down = await s.get('/readyz');
       assert.equal(down.status, 503);
-      const body = (await down.json()) as Body;
+      const text = await down.text();
+      const body = JSON.parse(text) as Body;
       assert.ok(body.failed.includes('database'), `failed: ${body.failed.join(', ')}`);
-      assert.match(body.checks.database?.error ?? '', /does not exist|terminat/);
-      assert.equal(body.checks.consumer?.ok, true);
+      assert.ok(!body.failed.includes('consumer'));
+      assert.doesNotMatch(text, /does not exist|terminat/, 'the database error stays out of the public body');
+      assert.match(s.logs(), /(does not exist|terminat).*"msg":"not ready"/, 'and goes to the log');
       assert.match(await (await s.get('/metrics')).text(), /^orchestry_ingest_ready 0$/m);
 
       // Back, but empty: PostgreSQL answers, the migrations are not current.
@@ -203,8 +205,9 @@ describe('GET /readyz', () => {
       const res = await s.get('/readyz');
       assert.equal(res.status, 503);
       const text = await res.text();
-      assert.deepEqual((JSON.parse(text) as Body).failed, ['database', 'migrations']);
-      assert.doesNotMatch(text, /secret-pw/);
+      assert.deepEqual(JSON.parse(text), { status: 'not ready', failed: ['database', 'migrations'] });
+      assert.match(s.logs(), /ECONNREFUSED/);
+      assert.doesNotMatch(s.logs(), /secret-pw/);
     } finally {
       await s.server.close();
       await pool.end();
@@ -221,12 +224,70 @@ describe('GET /readyz', () => {
       const res = await s.get('/readyz');
       assert.ok(Date.now() - started < 3000, 'the answer does not wait for the blocked query');
       assert.equal(res.status, 503);
-      const body = (await res.json()) as Body;
-      assert.deepEqual(body.failed, ['migrations']);
-      assert.match(body.checks.migrations?.error ?? '', /no answer within 300 ms/);
+      assert.deepEqual(((await res.json()) as Body).failed, ['migrations']);
+      assert.match(s.logs(), /no answer within 300 ms/);
     } finally {
       await locker.query('ROLLBACK');
       locker.release();
+      await s.server.close();
+    }
+  });
+
+  test('concurrent probes share one round of checks, and a round answers until it is older than the cache time', async () => {
+    let rounds = 0;
+    const health: HealthSource = {
+      consumerProblem: () => undefined,
+      checkDatabase: async () => {
+        rounds++;
+        await new Promise((r) => setTimeout(r, 100));
+      },
+      migrationsCurrent: async () => true,
+    };
+    // 2.5 s rather than the default 1 s: 100 connections at once can take a second on a busy machine.
+    const s = await start({ health, options: { readinessCacheMs: 2500 } });
+    try {
+      const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => s.get(i % 2 ? '/readyz' : '/metrics')));
+      assert.deepEqual([...new Set(burst.map((r) => r.status))], [200]);
+      assert.equal(rounds, 1, 'one round for 50 /readyz and 50 /metrics requests at once');
+      assert.equal((await s.get('/readyz')).status, 200);
+      assert.equal(rounds, 1, 'a round younger than the cache time answers');
+      await new Promise((r) => setTimeout(r, 2600));
+      await s.get('/readyz');
+      assert.equal(rounds, 2, 'an older round is replaced');
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  test('the public body names the failed check only: the error text goes to the log', async () => {
+    const secret = 'password authentication failed for user "ingest" from 10.1.2.3';
+    const s = await start({ health: { consumerProblem: () => undefined, checkDatabase: async () => { throw new Error(secret); }, migrationsCurrent: async () => true } });
+    try {
+      const res = await s.get('/readyz');
+      assert.equal(res.status, 503);
+      assert.equal(await res.text(), '{"status":"not ready","failed":["database"]}');
+      assert.ok(s.logs().includes('10.1.2.3'), 'the reason is in the log');
+    } finally {
+      await s.server.close();
+    }
+  });
+});
+
+describe('HTTP timeouts', () => {
+  test('an idle keep-alive connection is closed by the server after the keep-alive timeout', { timeout: 20_000 }, async () => {
+    const s = await start({ health: HEALTHY });
+    try {
+      const socket = connect(s.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      const opened = Date.now();
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      let response = '';
+      socket.on('data', (d: Buffer) => (response += d.toString()));
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const heldMs = Date.now() - opened;
+      assert.match(response, /^HTTP\/1\.1 200/);
+      assert.ok(heldMs >= HTTP_TIMEOUTS.keepAliveTimeout - 500 && heldMs < HTTP_TIMEOUTS.keepAliveTimeout + 3000, `closed after ${heldMs} ms`);
+    } finally {
       await s.server.close();
     }
   });

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { CompressionTypes, createLocalKafka, type Consumer, type KafkaMessage } from '../../src/kafka/client.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
-import { stackDown, stackUp } from '../../src/stack/index.ts';
+import { stackDown, stackUp } from '../../tools/stack/index.ts';
 
 let brokers: string[] = [];
 let startedHere = false;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { stackDown, stackStatus, stackUp } from '../../src/stack/index.ts';
-import { portAnswers, waitFor } from '../../src/stack/process.ts';
+import { stackDown, stackStatus, stackUp } from '../../tools/stack/index.ts';
+import { portAnswers, waitFor } from '../../tools/stack/process.ts';
 
 const gone = (pid: number) => {
   try {

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kafkaAnswers, kafkaLibs, serverProperties, stopKafka } from './kafka.ts';
-import { freePort, pidAlive, portAnswers, run, sleep, terminate } from './process.ts';
+import { kafkaAnswers, kafkaLibs, serverProperties, stopKafka } from '../../tools/stack/kafka.ts';
+import { freePort, pidAlive, portAnswers, run, sleep, terminate } from '../../tools/stack/process.ts';
 
 type Log = (line: string) => void;
 const READY_TIMEOUT_MS = 90_000;

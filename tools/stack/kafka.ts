@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLocalKafka } from '../kafka/client.ts';
+import { createLocalKafka } from '../../src/kafka/client.ts';
 import { freePort, pidAlive, portAnswers, run, sleep, terminate } from './process.ts';
 import type { KafkaState } from './state.ts';
 

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, parse } from 'node:path';
 import pg from 'pg';
+import { enforcePasswordAuth, initdbAuthArgs, stackPassword } from './postgres-auth.ts';
 import { freePort, pidAlive, run, terminate } from './process.ts';
 import type { PostgresState } from './state.ts';
 
@@ -104,6 +105,7 @@ export async function startPostgres(root: string, preferPort: number | undefined
   const { initdb, pg_ctl } = await binaries();
   await hydrateSymlinks(initdb);
   await stopPostgres(root, log);
+  const auth = await stackPassword(dir); // before the chown below: initdb reads it as the server's user
   const as = await runAsUser(log);
   if (as) {
     await allowTraversal(dir, log);
@@ -116,7 +118,7 @@ export async function startPostgres(root: string, preferPort: number | undefined
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     log(`postgres: initialising ${dataDir}${as ? ` as user ${as.name}` : ''}`);
     await rm(dataDir, { recursive: true, force: true });
-    await run(initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale'], opts);
+    await run(initdb, ['-D', dataDir, ...initdbAuthArgs(auth.file), '-E', 'UTF8', '--no-locale'], opts);
   }
   const port = await freePort(preferPort);
   const serverOpts = [`-p ${port}`, `-k "${socketDir}"`, '-c listen_addresses=127.0.0.1', '-c max_connections=200',
@@ -125,13 +127,15 @@ export async function startPostgres(root: string, preferPort: number | undefined
   await run(pg_ctl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', join(dir, 'postgres.log'), '-o', serverOpts], opts);
   const pid = await postmasterPid(dataDir);
   if (!pid) throw new Error(`postgres: started but ${dataDir}/postmaster.pid has no pid`);
-  const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  const server = `postgres://postgres:${encodeURIComponent(auth.password)}@127.0.0.1:${port}`;
+  const client = new pg.Client({ connectionString: `${server}/postgres` });
   await client.connect();
   try {
+    await enforcePasswordAuth(client, dataDir, auth.password, log);
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
     if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
   } finally {
     await client.end();
   }
-  return { pid, port, url: `postgres://postgres@127.0.0.1:${port}/${DATABASE}` };
+  return { pid, port, url: `${server}/${DATABASE}` };
 }

@@ -1,32 +1,17 @@
-// The local stack (Kafka broker + PostgreSQL) for development and tests: up, down, status.
+// The local stack (Kafka broker + PostgreSQL) for development and tests: up, down, status. Not part
+// of the product: the CLI loads it from a development checkout (src/cli/local-stack.ts).
 // State lives in <root>/state.json; processes are detached so they outlive the CLI that started them.
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTopics } from '../kafka/topics.ts';
+import type { LocalStack, StackOptions, StackStatus, StackTopics, StackUpOptions, StackUpResult } from '../../src/cli/local-stack.ts';
+import { ensureTopics } from '../../src/kafka/topics.ts';
 import { kafkaAnswers, startKafka, stopKafka } from './kafka.ts';
 import { withLock } from './lock.ts';
 import { startPostgres, stopPostgres } from './postgres.ts';
 import { pidAlive, portAnswers } from './process.ts';
 import { readPorts, readState, removeState, writePorts, writeState, type StackState } from './state.ts';
-
-export interface StackTopics { stats: string; lifecycle: string; dlq: string }
-export interface StackOptions { root?: string; log?: (line: string) => void }
-export interface StackUpOptions extends StackOptions {
-  databaseUrl?: string;
-  kafkaBrokers?: string;
-  topics?: StackTopics;
-}
-export interface StackUpResult {
-  kafkaBrokers: string;
-  databaseUrl: string;
-  started: { kafka: boolean; postgres: boolean };
-}
-export interface StackStatus {
-  kafka: { running: boolean; pid: number | undefined; brokers: string | undefined };
-  postgres: { running: boolean; pid: number | undefined; url: string | undefined };
-}
 
 export const DEFAULT_TOPICS: StackTopics = {
   stats: 'orchestry.container.stats',
@@ -140,3 +125,8 @@ export async function stackStatus(opts: StackOptions = {}): Promise<StackStatus>
     postgres: { running: !!p && pidAlive(p.pid) && (await portAnswers(p.port)), pid: p?.pid, url: p?.url },
   };
 }
+
+/** The CLI's view of this module (src/cli/local-stack.ts loads it by path). */
+export const localStack: LocalStack = { stackUp, stackDown, stackStatus };
+
+export type { StackOptions, StackStatus, StackTopics, StackUpOptions, StackUpResult };
