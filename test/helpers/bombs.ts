@@ -2,7 +2,9 @@
 // of 'a') compressed into a small input, built by streaming so the test never holds the inflated bytes.
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
+import kafkajs from 'kafkajs';
 import lz4 from 'lz4-napi';
+import { produce } from './kafka.ts';
 
 const require = createRequire(import.meta.url);
 const Encoder = require('kafkajs/src/protocol/encoder') as {
@@ -98,4 +100,21 @@ export async function bomb(codec: CodecName, valueBytes: number): Promise<Buffer
   if (codec === 'zstd') return zstdBomb(valueBytes);
   if (codec === 'lz4') return lz4Bomb(valueBytes);
   return snappyBomb(valueBytes);
+}
+
+const TYPES = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+
+/**
+ * Produces one record batch whose compressed records are `payload` (e.g. a bomb), declaring one
+ * record: the test producer's codec is swapped for one that returns `payload`, then restored.
+ */
+export async function produceCompressed(topic: string, codec: CodecName, payload: Buffer, key: string): Promise<void> {
+  const type = TYPES[codec];
+  const real = kafkajs.CompressionCodecs[type]!;
+  kafkajs.CompressionCodecs[type] = () => ({ compress: async () => payload, decompress: real().decompress });
+  try {
+    await produce(topic, [{ key, value: 'replaced by the payload' }], type);
+  } finally {
+    kafkajs.CompressionCodecs[type] = real;
+  }
 }
