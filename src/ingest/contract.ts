@@ -2,6 +2,7 @@
 // types and check constraints here, before anything reaches PostgreSQL. Unknown fields are
 // ignored (stripped). Changes to this file must be additive: producers depend on it.
 import { z } from 'zod';
+import { specShape } from './spec-sections.ts';
 
 const FLOAT4_MAX = 3.4028234663852886e38;
 const MAX_LABELS = 64;
@@ -122,9 +123,8 @@ function hasNul(value: unknown): boolean {
   }
   return false;
 }
-/** Free-form JSON stored in a JSONB column: bounded depth, no NUL anywhere. */
-const jsonObject = z
-  .record(z.string(), z.unknown())
+/** The app.registered spec stored in a JSONB column: its cast sections typed, bounded depth, no NUL anywhere. */
+const specObject = specShape
   .refine((o) => depth(o) <= MAX_JSON_DEPTH, { message: `is nested deeper than ${MAX_JSON_DEPTH} levels` })
   .refine((o) => !hasNul(o), { message: 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', params: { nul: true } });
 
@@ -189,7 +189,7 @@ export const APP_STATUSES = ['registered', 'starting', 'running', 'stopping', 's
 export const HEALTH_STATUSES = ['unknown', 'healthy', 'unhealthy', 'starting'] as const;
 
 export const lifecycleMessage = z.discriminatedUnion('type', [
-  z.object({ ...lifecycleBase, type: z.literal('app.registered'), spec: jsonObject, mode: z.enum(['auto', 'manual']).optional() }),
+  z.object({ ...lifecycleBase, type: z.literal('app.registered'), spec: specObject, mode: z.enum(['auto', 'manual']).optional() }),
   z.object({ ...lifecycleBase, type: z.literal('app.status'), status: z.enum(APP_STATUSES) }),
   z.object({ ...lifecycleBase, type: z.literal('app.scaled'), from: nonNegInt, to: nonNegInt, reason: text.optional() }),
   z.object({
