@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_OUT_OF_RANGE'
   | 'E_NUL_BYTE'
   | 'E_DB_REJECTED'
+  | 'E_PLACEHOLDER_LIMIT'
   | 'E_DB_UNAVAILABLE'
   | 'E_FENCED'
   | 'E_JOB_RUNNING'

@@ -134,6 +134,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     metrics,
     workerId: config.workerId,
     knownApps,
+    placeholderAppsMax: config.placeholderApps.max,
     sendDeadLetters: (letters) => sendToDlq(producer, { topic: topics.dlq, workerId: config.workerId, maxValueBytes: config.batch.dlqValueMaxBytes }, letters),
   };
 

@@ -11,6 +11,7 @@ import type { DeadLetter } from './dlq.ts';
 import type { Item, TopicKind } from './item.ts';
 import { advanceOffset } from './offsets.ts';
 import { dayOf, ensureDayPartitions } from './partitions.ts';
+import { capPlaceholderApps } from './placeholder-apps.ts';
 import { ChunkBuilder, LIFECYCLE_STAGE_COPY, LIFECYCLE_STAGE_DDL, METRICS_COPY, addLifecycleRow, addMetricRows } from './rows.ts';
 import { copyInto } from './copy.ts';
 
@@ -25,6 +26,8 @@ export interface WriterDeps {
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   /** Applications known to exist (skips the placeholder check); shared by all partitions. */
   knownApps: Set<string>;
+  /** PLACEHOLDER_APPS_MAX: unknown apps past it are dead-lettered, not made placeholders. */
+  placeholderAppsMax: number;
 }
 
 export interface WriteResult {
@@ -44,6 +47,10 @@ export async function writeChunk(deps: WriterDeps, kind: TopicKind, topic: strin
   const parent = kind === 'stats' ? 'metrics' : 'events';
   const unavailable = await ensureDayPartitions(deps.pool, parent, items.flatMap((i) => (i.rejected ? [] : i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
   if (unavailable.size > 0) await rejectUnavailableDays(deps, topic, partition, items, parent, unavailable);
+  const cap = await capPlaceholderApps(deps.pool, items, deps.knownApps, deps.placeholderAppsMax);
+  if (cap.placeholders !== undefined) deps.metrics.placeholderApps.set(cap.placeholders);
+  if (cap.refused.length > 0) deps.metrics.placeholderAppsRefused.inc(cap.refused.length);
+  await deadLetter(deps, topic, partition, cap.refused);
   await writeRange(deps, kind, topic, partition, items, from, to, result);
   return result;
 }

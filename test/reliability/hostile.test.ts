@@ -103,6 +103,17 @@ test('an app.registered spec nested 5,000 deep is dead-lettered E_SCHEMA and the
   assertAlive('deep nesting');
 });
 
+test('an app.registered with a malformed scaling section is the decoder\'s E_SCHEMA (not a database rejection), and the next message is applied', async () => {
+  await produce(topics.lifecycle, [{ key: 'bad-scaling', value: registered('bad-scaling', Date.now(), { scaling: { minReplicas: 'x' } }) }]);
+  await goodEventStored('malformed scaling');
+  const dlq = await deadLetters('bad-scaling');
+  assert.deepEqual(dlq.map((m) => headerText(m.headers, 'orchestry.error.code')), ['E_SCHEMA']);
+  assert.match(headerText(dlq[0]!.headers, 'orchestry.error.message')!, /scaling\.minReplicas/);
+  const { rows } = await db.pool.query(`SELECT 1 FROM applications WHERE name = 'bad-scaling'`);
+  assert.equal(rows.length, 0);
+  assertAlive('malformed scaling');
+});
+
 test('a ts of 23:59:59.9999999Z is stored at the next midnight (as PostgreSQL rounds it), and the next message is stored', async () => {
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   const today = new Date().toISOString().slice(0, 10);
@@ -137,4 +148,19 @@ test('a message over MESSAGE_MAX_BYTES and DLQ_VALUE_MAX_BYTES is dead-lettered 
   assert.equal(dl!.value!.length, 1_000_000);
   assert.ok(dl!.value!.equals(value.subarray(0, 1_000_000)));
   assertAlive('2 MB message');
+});
+
+test('a flood of unknown apps past PLACEHOLDER_APPS_MAX (5) makes 5 placeholders, dead-letters the rest E_PLACEHOLDER_LIMIT, and the next message is stored', async () => {
+  const flood = Array.from({ length: 20 }, (_, n) => ({ key: `flood-${n}`, value: stats(`flood-app-${String(n).padStart(2, '0')}`, `c-flood-${n}`, Date.now()) }));
+  await produce(topics.stats, flood);
+  await goodStatsStored('placeholder flood');
+  const { rows } = await db.pool.query<{ name: string }>(`SELECT name FROM applications WHERE spec @> '{"placeholder": true}' ORDER BY name`);
+  assert.deepEqual(rows.map((r) => r.name), ['flood-app-00', 'flood-app-01', 'flood-app-02', 'flood-app-03', 'flood-app-04']);
+  const dlq = (await readAll(topics.dlq)).filter((m) => m.key?.toString().startsWith('flood-'));
+  assert.equal(dlq.length, 15);
+  assert.ok(dlq.every((m) => headerText(m.headers, 'orchestry.error.code') === 'E_PLACEHOLDER_LIMIT'));
+  const text = await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text();
+  assert.match(text, /^orchestry_ingest_placeholder_apps 5$/m);
+  assert.match(text, /^orchestry_ingest_placeholder_apps_refused_total 15$/m);
+  assertAlive('placeholder flood');
 });
