@@ -23,6 +23,12 @@ export interface DecodeLimits {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A short description of a JSON value; never walks it (a value may be nested thousands deep). */
+function describe(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v).slice(0, 40);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
 function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, unknown>> {
   if (value.length > limits.messageMaxBytes) {
     return { ok: false, error: { code: 'E_TOO_LARGE', message: `value is ${value.length} bytes; the limit is ${limits.messageMaxBytes} (MESSAGE_MAX_BYTES)` } };
@@ -44,7 +50,7 @@ function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, 
   }
   const v = (parsed as { v?: unknown }).v;
   if (v === undefined) return { ok: false, error: { code: 'E_SCHEMA', message: 'v: required (the contract version, 1)' } };
-  if (v !== 1) return { ok: false, error: { code: 'E_VERSION', message: `v: contract version ${JSON.stringify(v).slice(0, 40)} is not supported (this worker reads v1)` } };
+  if (v !== 1) return { ok: false, error: { code: 'E_VERSION', message: `v: contract version ${describe(v)} is not supported (this worker reads v1)` } };
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 

@@ -6,10 +6,16 @@ import { z } from 'zod';
 const INT4 = 2147483647;
 const FLOAT4_MAX = 3.4028234663852886e38;
 
+// Unambiguous patterns (no nested or adjacent quantifiers over the same characters: linear time),
+// tried only on short strings: a number's text never needs more than 64 characters.
+const INT_TEXT = /^\s*[+-]?\d{1,10}\s*$/;
+const REAL_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+const numeric = (pattern: RegExp, message: string) => z.string().refine((s) => s.length <= 64 && pattern.test(s), { message });
+
 /** What `(o->>key)::int` accepts: an integer, or a string of one (PostgreSQL trims blanks). */
-const int4 = z.union([z.number().int().min(-INT4 - 1).max(INT4), z.string().regex(/^\s*[+-]?\d{1,10}\s*$/, 'must be an integer').refine((s) => !(Math.abs(Number(s)) > INT4), { message: 'is outside INTEGER', params: { range: true } })]);
+const int4 = z.union([z.number().int().min(-INT4 - 1).max(INT4), numeric(INT_TEXT, 'must be an integer').refine((s) => !(Math.abs(Number(s)) > INT4), { message: 'is outside INTEGER', params: { range: true } })]);
 /** What `(o->>key)::real` accepts, finite: a number in REAL's range, or a string of one. */
-const real = z.union([z.number(), z.string().regex(/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/, 'must be a number')]).refine((v) => !(Math.abs(Number(v)) > FLOAT4_MAX) && (Number(v) === 0 || Math.fround(Number(v)) !== 0), { message: 'is outside the range of REAL', params: { range: true } });
+const real = z.union([z.number(), numeric(REAL_TEXT, 'must be a number')]).refine((v) => !(Math.abs(Number(v)) > FLOAT4_MAX) && (Number(v) === 0 || Math.fround(Number(v)) !== 0), { message: 'is outside the range of REAL', params: { range: true } });
 
 const opt = <T extends z.ZodType>(t: T) => t.nullable().optional();
 const num = (v: unknown, fallback: number) => (v === undefined || v === null ? fallback : Number(v));
@@ -61,7 +67,7 @@ export const healthCheckSection = z
   .looseObject({
     protocol: opt(z.string().refine((s) => ['HTTP', 'TCP'].includes(s.toUpperCase()), { message: 'must be HTTP or TCP', params: { range: true } })),
     path: opt(z.string().refine((s) => [...s].length <= 500, { message: 'must be at most 500 characters', params: { range: true } })),
-    port: z.union([z.number().int(), z.string().regex(/^\s*\d{1,5}\s*$/, 'must be an integer')]).refine((p) => Number(p) >= 1 && Number(p) <= 65535, { message: 'must be 1..65535', params: { range: true } }),
+    port: z.union([z.number().int(), numeric(/^\s*\d{1,5}\s*$/, 'must be an integer')]).refine((p) => Number(p) >= 1 && Number(p) <= 65535, { message: 'must be 1..65535', params: { range: true } }),
     method: opt(z.string().refine((s) => ['GET', 'POST', 'PUT', 'HEAD'].includes(s.toUpperCase()), { message: 'must be GET, POST, PUT or HEAD', params: { range: true } })),
     body: opt(z.string()),
     expectedStatusCodes: statusCodes.optional(),
