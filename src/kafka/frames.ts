@@ -51,49 +51,62 @@ const LZ4_MAGIC = 0x184d2204;
 const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 const isSkippable = (magic: number) => magic >>> 4 === 0x184d2a5;
 
+/** Walks the frames of an LZ4 or zstd batch (both skip frames of magic 0x184D2A5?): `frame(at)` reads one past its magic and returns its end. */
+function eachFrame(buf: Buffer, codec: string, magic: number, frame: (at: number) => number): void {
+  for (let at = 0; at < buf.length; ) {
+    need(buf, at, 4, `${codec} frame`);
+    const m = buf.readUInt32LE(at);
+    if (isSkippable(m)) {
+      need(buf, at + 4, 4, `${codec} skippable frame`);
+      at += 8 + buf.readUInt32LE(at + 4);
+    } else if (m !== magic) {
+      throw corrupt(`${codec} frame: magic 0x${m.toString(16)}`);
+    } else {
+      at = frame(at + 4);
+    }
+  }
+}
+
+/** One LZ4 frame from its descriptor: its bound and where it ends. */
+function lz4Frame(buf: Buffer, at: number): { bound: number; end: number } {
+  need(buf, at, 2, 'lz4 frame descriptor');
+  const flg = buf[at]!;
+  const blockMax = LZ4_BLOCK_MAX[(buf[at + 1]! >> 4) & 7]!;
+  if (flg >> 6 !== 1 || blockMax === 0) throw corrupt('lz4 frame descriptor');
+  let p = at + 2;
+  let declared = 0;
+  if (flg & 0x08) {
+    need(buf, p, 8, 'lz4 content size');
+    declared = Number(buf.readBigUInt64LE(p));
+    p += 8;
+  }
+  if (flg & 0x01) p += 4; // dictionary id
+  p += 1; // header checksum
+  let blocks = 0;
+  for (;;) {
+    need(buf, p, 4, 'lz4 block');
+    const word = buf.readUInt32LE(p);
+    p += 4;
+    if (word === 0) break;
+    const size = word & 0x7fffffff;
+    need(buf, p, size, 'lz4 block');
+    blocks += word & 0x80000000 ? size : blockMax;
+    p += size + (flg & 0x10 ? 4 : 0);
+  }
+  return { bound: Math.max(declared, blocks), end: p + (flg & 0x04 ? 4 : 0) };
+}
+
 /**
  * LZ4 frame format: each block counts as its frame's block maximum (an uncompressed block as its
  * size); a declared content size larger than that (a lie a decoder might preallocate) counts instead.
  */
 export function lz4Bound(buf: Buffer): number {
   let total = 0;
-  for (let at = 0; at < buf.length; ) {
-    need(buf, at, 4, 'lz4 frame');
-    const magic = buf.readUInt32LE(at);
-    if (isSkippable(magic)) {
-      need(buf, at + 4, 4, 'lz4 skippable frame');
-      at += 8 + buf.readUInt32LE(at + 4);
-      continue;
-    }
-    if (magic !== LZ4_MAGIC) throw corrupt(`lz4 frame: magic 0x${magic.toString(16)}`);
-    need(buf, at + 4, 2, 'lz4 frame descriptor');
-    const flg = buf[at + 4]!;
-    const blockMax = LZ4_BLOCK_MAX[(buf[at + 5]! >> 4) & 7]!;
-    if (flg >> 6 !== 1 || blockMax === 0) throw corrupt('lz4 frame descriptor');
-    const hasSize = (flg & 0x08) !== 0;
-    let p = at + 6;
-    let declared: number | undefined;
-    if (hasSize) {
-      need(buf, p, 8, 'lz4 content size');
-      declared = Number(buf.readBigUInt64LE(p));
-      p += 8;
-    }
-    if (flg & 0x01) p += 4; // dictionary id
-    p += 1; // header checksum
-    let blocks = 0;
-    for (;;) {
-      need(buf, p, 4, 'lz4 block');
-      const word = buf.readUInt32LE(p);
-      p += 4;
-      if (word === 0) break;
-      const size = word & 0x7fffffff;
-      need(buf, p, size, 'lz4 block');
-      blocks += word & 0x80000000 ? size : blockMax;
-      p += size + (flg & 0x10 ? 4 : 0);
-    }
-    total += Math.max(declared ?? 0, blocks);
-    at = p + (flg & 0x04 ? 4 : 0);
-  }
+  eachFrame(buf, 'lz4', LZ4_MAGIC, (at) => {
+    const f = lz4Frame(buf, at);
+    total += f.bound;
+    return f.end;
+  });
   return total;
 }
 
@@ -138,16 +151,8 @@ function zstdHeader(buf: Buffer, at: number): ZstdHeader {
 export function zstdBound(buf: Buffer): { bound: number; declared: number | undefined } {
   let bound = 0;
   let declaredSum: number | undefined = 0;
-  for (let at = 0; at < buf.length; ) {
-    need(buf, at, 4, 'zstd frame');
-    const magic = buf.readUInt32LE(at);
-    if (isSkippable(magic)) {
-      need(buf, at + 4, 4, 'zstd skippable frame');
-      at += 8 + buf.readUInt32LE(at + 4);
-      continue;
-    }
-    if (magic !== ZSTD_MAGIC) throw corrupt(`zstd frame: magic 0x${magic.toString(16)}`);
-    const h = zstdHeader(buf, at + 4);
+  eachFrame(buf, 'zstd', ZSTD_MAGIC, (at) => {
+    const h = zstdHeader(buf, at);
     let p = h.end;
     const compressedMax = Math.min(h.windowSize || ZSTD_BLOCK_MAX, ZSTD_BLOCK_MAX);
     for (let last = false; !last; ) {
@@ -163,8 +168,8 @@ export function zstdBound(buf: Buffer): { bound: number; declared: number | unde
       p += 3 + stored;
     }
     declaredSum = h.declared === undefined || declaredSum === undefined ? undefined : declaredSum + h.declared;
-    at = p + (h.checksum ? 4 : 0);
-  }
+    return p + (h.checksum ? 4 : 0);
+  });
   return { bound, declared: declaredSum };
 }
 
