@@ -66,6 +66,11 @@ export const envSchema = z.object({
   BATCH_MAX_WAIT_MS: int(0, 60000).default(200),
   PARTITIONS_CONCURRENCY: int(1, 64).default(2),
   MESSAGE_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  // Hostile input (issue 11): inflation cap per record batch, DLQ value cap, placeholder applications.
+  KAFKA_DECOMPRESSED_BATCH_MAX_BYTES: int(64 * 1024, 1024 * 1024 * 1024).default(32 * 1024 * 1024),
+  DLQ_VALUE_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(1_000_000),
+  PLACEHOLDER_APPS_MAX: int(0, 10_000_000).default(1000),
+  PLACEHOLDER_APPS_TTL_HOURS: int(1, 24 * 3650).default(24),
   TIMESTAMP_MAX_FUTURE_SKEW_MS: int(0, 7 * 86400000).default(5 * 60000),
   DB_RETRY_MAX_BACKOFF_MS: int(100, 300000).default(30000),
   SHUTDOWN_TIMEOUT_MS: int(1000, 600000).default(30000),
@@ -115,8 +120,11 @@ export interface Config {
     maxWaitMs: number;
     partitionsConcurrency: number;
     messageMaxBytes: number;
+    decompressedMaxBytes: number;
+    dlqValueMaxBytes: number;
   };
   timestampMaxFutureSkewMs: number;
+  placeholderApps: { max: number; ttlHours: number };
   dbRetryMaxBackoffMs: number;
   shutdownTimeoutMs: number;
   retention: { eventsDays: number; metricsInstanceDays: number; metricsAppDays: number; stoppedInstancesDays: number; archiveBeforeDrop: boolean };
@@ -203,8 +211,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxWaitMs: e.BATCH_MAX_WAIT_MS,
       partitionsConcurrency: e.PARTITIONS_CONCURRENCY,
       messageMaxBytes: e.MESSAGE_MAX_BYTES,
+      decompressedMaxBytes: e.KAFKA_DECOMPRESSED_BATCH_MAX_BYTES,
+      dlqValueMaxBytes: e.DLQ_VALUE_MAX_BYTES,
     },
     timestampMaxFutureSkewMs: e.TIMESTAMP_MAX_FUTURE_SKEW_MS,
+    placeholderApps: { max: e.PLACEHOLDER_APPS_MAX, ttlHours: e.PLACEHOLDER_APPS_TTL_HOURS },
     dbRetryMaxBackoffMs: e.DB_RETRY_MAX_BACKOFF_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retention: {

@@ -72,6 +72,16 @@ export function createMetrics(registry: Registry = new Registry(), opts: { defau
       help: 'Unix time of the last committed batch',
       registers: [registry],
     }),
+    placeholderApps: new Gauge({
+      name: `${p}placeholder_apps`,
+      help: 'Placeholder applications (telemetry before app.registered), as last counted when a new unknown app arrived',
+      registers: [registry],
+    }),
+    placeholderAppsRefused: new Counter({
+      name: `${p}placeholder_apps_refused_total`,
+      help: 'Messages dead-lettered because their unknown app would exceed PLACEHOLDER_APPS_MAX',
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: `${p}consumer_paused`,
       help: '1 while consumption is paused (PostgreSQL unavailable), else 0',

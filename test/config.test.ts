@@ -39,6 +39,10 @@ const DEFAULTS: Record<string, string> = {
   BATCH_MAX_WAIT_MS: '200',
   PARTITIONS_CONCURRENCY: '2',
   MESSAGE_MAX_BYTES: String(1024 * 1024),
+  KAFKA_DECOMPRESSED_BATCH_MAX_BYTES: String(32 * 1024 * 1024),
+  DLQ_VALUE_MAX_BYTES: '1000000',
+  PLACEHOLDER_APPS_MAX: '1000',
+  PLACEHOLDER_APPS_TTL_HOURS: '24',
   TIMESTAMP_MAX_FUTURE_SKEW_MS: '300000',
   DB_RETRY_MAX_BACKOFF_MS: '30000',
   SHUTDOWN_TIMEOUT_MS: '30000',
@@ -84,6 +88,10 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['BATCH_MAX_WAIT_MS', '60001', /<=60000/],
   ['PARTITIONS_CONCURRENCY', '65', /<=64/],
   ['MESSAGE_MAX_BYTES', '100', />=1024/],
+  ['KAFKA_DECOMPRESSED_BATCH_MAX_BYTES', '1000', />=65536/],
+  ['DLQ_VALUE_MAX_BYTES', 'big', /expected number/],
+  ['PLACEHOLDER_APPS_MAX', '-1', />=0/],
+  ['PLACEHOLDER_APPS_TTL_HOURS', '0', />=1/],
   ['TIMESTAMP_MAX_FUTURE_SKEW_MS', '-5', />=0/],
   ['DB_RETRY_MAX_BACKOFF_MS', '10', />=100/],
   ['SHUTDOWN_TIMEOUT_MS', '999', />=1000/],
@@ -133,7 +141,8 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.kafka.ssl, { enabled: false, caFile: undefined, rejectUnauthorized: true });
   assert.equal(c.kafka.sasl, undefined);
   assert.deepEqual(c.http, { port: 9464, host: '0.0.0.0', adminToken: undefined });
-  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 16777216, maxWaitMs: 200, partitionsConcurrency: 2, messageMaxBytes: 1048576 });
+  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 16777216, maxWaitMs: 200, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
+  assert.deepEqual(c.placeholderApps, { max: 1000, ttlHours: 24 });
   assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);
   assert.equal(c.scheduler.enabled, true);

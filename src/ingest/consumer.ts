@@ -6,11 +6,13 @@ import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../db/pool.ts';
 import { IngestError, errorMessage } from '../errors.ts';
 import { RECONNECT_BACKOFF_MAX_MS, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from '../kafka/client.ts';
-import { decodeLifecycle, decodeStats, type DecodeLimits } from './decode.ts';
+import { registerCodecs } from '../kafka/codecs.ts';
+import { decodeMessage, type DecodeLimits } from './decode.ts';
 import { sendToDlq } from './dlq.ts';
 import { loadStoredOffset } from './offsets.ts';
 import { forgetPartitions } from './partitions.ts';
-import { deadLetterOf, writeChunk, type Item, type TopicKind, type WriterDeps } from './writer.ts';
+import { deadLetterOf, writeChunk, type Item, type TopicKind, type WriteResult, type WriterDeps } from './writer.ts';
+import { Backpressure, retryDecision } from './retry.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -56,11 +58,31 @@ async function checkTopicsExist(kafka: Kafka, names: string[]): Promise<void> {
   }
 }
 
+/** Metrics of a committed chunk. */
+function observeCommitted(metrics: Metrics, topic: string, items: Item[], rejected: Item[], res: WriteResult, seconds: { total: number; dlq: number }): void {
+  metrics.batchDuration.observe({ topic, phase: 'copy' }, res.seconds.copy);
+  metrics.batchDuration.observe({ topic, phase: 'commit' }, res.seconds.commit);
+  if (rejected.length > 0) metrics.batchDuration.observe({ topic, phase: 'dlq' }, seconds.dlq);
+  metrics.batchDuration.observe({ topic, phase: 'total' }, seconds.total);
+  metrics.batchSize.observe({ topic }, items.length);
+  metrics.rowsWritten.inc({ table: 'metrics' }, res.rows.metrics);
+  metrics.rowsWritten.inc({ table: 'events' }, res.rows.events);
+  metrics.messagesConsumed.inc({ topic, outcome: 'stored' }, res.stored);
+  const tombstones = items.filter((i) => i.tombstone).length;
+  if (tombstones > 0) metrics.messagesConsumed.inc({ topic, outcome: 'tombstone' }, tombstones);
+  for (const r of rejected) {
+    metrics.dlqMessages.inc({ code: r.rejected!.code });
+    metrics.messagesConsumed.inc({ topic, outcome: 'dlq' });
+  }
+  metrics.lastCommitTimestamp.set(Date.now() / 1000);
+}
+
 export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const { config, kafka, pool, logger, metrics } = deps;
   const topics = config.kafka.topics;
   const kindOf = (topic: string): TopicKind => (topic === topics.stats ? 'stats' : 'lifecycle');
   await checkTopicsExist(kafka, [topics.stats, topics.lifecycle, topics.dlq]);
+  registerCodecs(config.batch.decompressedMaxBytes);
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const consumer = kafka.consumer({
@@ -79,7 +101,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   let stopping = false;
   const stored = new Map<string, bigint>(); // "topic:partition" -> next offset stored in PostgreSQL
   const sought = new Set<string>();
-  let retrying = 0; // chunks currently waiting for PostgreSQL
+  const backpressure = new Backpressure((paused) => metrics.paused.set(paused ? 1 : 0));
   const knownApps = new Set<string>();
   setInterval(() => knownApps.clear(), 60_000).unref();
 
@@ -112,7 +134,8 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     metrics,
     workerId: config.workerId,
     knownApps,
-    sendDeadLetters: (letters) => sendToDlq(producer, topics.dlq, config.workerId, letters),
+    placeholderAppsMax: config.placeholderApps.max,
+    sendDeadLetters: (letters) => sendToDlq(producer, { topic: topics.dlq, workerId: config.workerId, maxValueBytes: config.batch.dlqValueMaxBytes }, letters),
   };
 
   const limits = (kind: TopicKind): DecodeLimits => {
@@ -120,24 +143,6 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     const days = kind === 'stats' ? config.retention.metricsInstanceDays : config.retention.eventsDays;
     return { messageMaxBytes: config.batch.messageMaxBytes, minTsMs: now - days * DAY_MS, maxTsMs: now + config.timestampMaxFutureSkewMs };
   };
-
-  function decode(kind: TopicKind, m: KafkaMessage): Item {
-    const item: Item = { offset: BigInt(m.offset), key: m.key, value: m.value, headers: m.headers };
-    if (m.value === null) {
-      item.tombstone = true;
-      return item;
-    }
-    if (kind === 'stats') {
-      const d = decodeStats(m.value, limits(kind));
-      if (d.ok) item.stats = d.value;
-      else item.rejected = d.error;
-    } else {
-      const d = decodeLifecycle(m.value, limits(kind));
-      if (d.ok) item.lifecycle = d.value;
-      else item.rejected = d.error;
-    }
-    return item;
-  }
 
   /** Splits a fetched batch into chunks bounded by BATCH_MAX_MESSAGES and BATCH_MAX_BYTES. */
   function* chunksOf(messages: KafkaMessage[]): Generator<KafkaMessage[]> {
@@ -183,11 +188,11 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     const to = BigInt(fresh[fresh.length - 1]!.offset) + 1n;
 
     const t0 = performance.now();
-    const items = fresh.map((m) => decode(kind, m));
-    let failed = false;
+    const items = fresh.map((m) => decodeMessage(kind, m, limits(kind)));
+    let waiting = false;
     const giveUp = (): 'stopped' => {
-      if (failed && --retrying === 0) metrics.paused.set(0);
-      failed = false;
+      if (waiting) backpressure.leave();
+      waiting = false;
       return 'stopped';
     };
     metrics.batchDuration.observe({ topic, phase: 'decode' }, (performance.now() - t0) / 1000);
@@ -197,60 +202,31 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         const rejected = items.filter((i) => i.rejected);
         const t0d = performance.now();
         await writer.sendDeadLetters(rejected.map((i) => deadLetterOf(topic, partition, i)));
-        const t1 = performance.now();
+        const dlqSeconds = (performance.now() - t0d) / 1000;
         const res = await writeChunk(writer, kind, topic, partition, items, from, to);
-        const t2 = performance.now();
-        metrics.batchDuration.observe({ topic, phase: 'copy' }, res.seconds.copy);
-        metrics.batchDuration.observe({ topic, phase: 'commit' }, res.seconds.commit);
-        if (rejected.length > 0) metrics.batchDuration.observe({ topic, phase: 'dlq' }, (t1 - t0d) / 1000);
-        metrics.batchDuration.observe({ topic, phase: 'total' }, (t2 - t0) / 1000);
-        metrics.batchSize.observe({ topic }, items.length);
-        metrics.rowsWritten.inc({ table: 'metrics' }, res.rows.metrics);
-        metrics.rowsWritten.inc({ table: 'events' }, res.rows.events);
-        metrics.messagesConsumed.inc({ topic, outcome: 'stored' }, res.stored);
-        const tombstones = items.filter((i) => i.tombstone).length;
-        if (tombstones > 0) metrics.messagesConsumed.inc({ topic, outcome: 'tombstone' }, tombstones);
-        for (const r of rejected) {
-          metrics.dlqMessages.inc({ code: r.rejected!.code });
-          metrics.messagesConsumed.inc({ topic, outcome: 'dlq' });
-        }
-        metrics.lastCommitTimestamp.set(Date.now() / 1000);
-        if (attempt > 0) {
-          log.info({ attempts: attempt + 1 }, 'PostgreSQL is back: resuming');
-          failed = false;
-          if (--retrying === 0) metrics.paused.set(0);
-        }
+        observeCommitted(metrics, topic, items, rejected, res, { total: (performance.now() - t0) / 1000, dlq: dlqSeconds });
+        if (attempt > 0) log.info({ attempts: attempt + 1 }, 'PostgreSQL is back: resuming');
+        giveUp();
         log.debug({ from: from.toString(), to: to.toString(), rows: res.rows, dlq: res.deadLettered }, 'batch committed');
         stored.set(key, to);
         return { next: to };
       } catch (err) {
-        if (err instanceof IngestError && err.code === 'E_FENCED') {
+        const decision = retryDecision(err, attempt, config.dbRetryMaxBackoffMs);
+        if (decision.kind === 'fenced') {
           metrics.fenced.inc({ topic });
           log.warn({ err: errorMessage(err) }, 'lost the partition to another worker: rolled back');
           stored.delete(key);
           giveUp();
           return 'fenced';
         }
-        if ((err as { code?: string }).code === '23514') forgetPartitions(pool);
-        const backoff = Math.min(config.dbRetryMaxBackoffMs, 250 * 2 ** Math.min(attempt, 10));
+        if (decision.forgetPartitions) forgetPartitions(pool);
         // Blocking here is the backpressure: this partition fetches nothing more until the
         // batch is stored, so memory stays bounded while PostgreSQL is away.
-        if (attempt === 0) {
-          failed = true;
-          if (retrying++ === 0) metrics.paused.set(1);
-        }
+        if (!waiting) backpressure.enter();
+        waiting = true;
         metrics.dbRetries.inc({ topic });
-        log.error({ err: errorMessage(err), attempt: attempt + 1, backoffMs: backoff, offsets: `${from}-${to - 1n}` }, 'batch failed: pausing and retrying');
-        const until = Date.now() + backoff;
-        while (Date.now() < until) {
-          if (stopping || !payload.isRunning() || payload.isStale()) return giveUp();
-          await sleep(Math.min(1000, until - Date.now()));
-          try {
-            await payload.heartbeat();
-          } catch {
-            return giveUp(); // rebalancing: give the partition back, nothing was committed
-          }
-        }
+        log.error({ err: errorMessage(err), retryable: decision.retryable, attempt: attempt + 1, backoffMs: decision.backoffMs, offsets: `${from}-${to - 1n}` }, 'batch failed: pausing and retrying');
+        if (!(await waitOut(payload, decision.backoffMs))) return giveUp();
         // The stored offset may have moved meanwhile (another worker): re-read before retrying.
         stored.delete(key);
         const current: bigint = await loadStoredOffset(pool, topic, partition, from.toString(), config.workerId).catch(() => from);
@@ -260,6 +236,21 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         }
       }
     }
+  }
+
+  /** Sleeps `ms` while heart-beating; false when the partition should be given up (stopping, rebalancing). */
+  async function waitOut(payload: EachBatchPayload, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (stopping || !payload.isRunning() || payload.isStale()) return false;
+      await sleep(Math.min(1000, until - Date.now()));
+      try {
+        await payload.heartbeat();
+      } catch {
+        return false; // rebalancing: give the partition back, nothing was committed
+      }
+    }
+    return true;
   }
 
   await consumer.connect();

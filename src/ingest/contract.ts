@@ -2,6 +2,7 @@
 // types and check constraints here, before anything reaches PostgreSQL. Unknown fields are
 // ignored (stripped). Changes to this file must be additive: producers depend on it.
 import { z } from 'zod';
+import { specShape } from './spec-sections.ts';
 
 const FLOAT4_MAX = 3.4028234663852886e38;
 const MAX_LABELS = 64;
@@ -34,23 +35,52 @@ const text = z
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** A timestamp: an RFC 3339 string or epoch milliseconds. Parsed to { ms, iso } (iso keeps µs). */
+/** C's rint() in the default rounding mode: to the nearest integer, halves to even. */
+function rint(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Microseconds of an RFC 3339 fraction ("123456789" for .123456789), rounded as PostgreSQL rounds
+ * timestamp input (ParseFractionalSecond: rint(strtod(".ddd") * 1e6)); 1,000,000 carries a second.
+ */
+export function fractionMicros(digits: string): number {
+  return digits === '' ? 0 : rint(Number(`0.${digits}`) * 1_000_000);
+}
+
+/** µs since the epoch -> { ms (floor), iso in UTC with exactly 6 fractional digits }: one value for both. */
+function normalised(us: bigint): { ms: number; iso: string } {
+  const ms = Number(us / 1000n);
+  const seconds = new Date(ms - (ms % 1000)).toISOString().slice(0, 19);
+  return { ms, iso: `${seconds}.${String(us % 1_000_000n).padStart(6, '0')}Z` };
+}
+
+/**
+ * A timestamp: an RFC 3339 string or epoch milliseconds, normalised once to microseconds as
+ * PostgreSQL would store it; `ms` (day partitions, retention checks) and `iso` (the stored value) agree.
+ */
 export const timestamp = z
   .union([
     z.number().int().min(0).max(253402300799999),
     z.string().regex(RFC3339, 'must be an RFC 3339 timestamp, e.g. 2026-01-01T00:00:00Z'),
   ])
   .transform((v, ctx) => {
-    if (typeof v === 'number') return { ms: v, iso: new Date(v).toISOString() };
-    const ms = Date.parse(v.replace(/\.(\d{3})\d+/, '.$1'));
+    if (typeof v === 'number') return normalised(BigInt(v) * 1000n);
+    const fraction = /\.(\d+)/.exec(v)?.[1] ?? '';
+    const wholeMs = Date.parse(v.replace(/\.\d+/, ''));
     // V8 rolls impossible days over (30 February -> 2 March); PostgreSQL refuses them.
     const [y, mo, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
-    if (Number.isNaN(ms) || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) {
+    if (Number.isNaN(wholeMs) || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) {
       ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
       return z.NEVER;
     }
-    // Keep sub-millisecond digits (timestamptz holds microseconds); PostgreSQL rounds beyond 6.
-    return { ms, iso: v.replace(' ', 'T') };
+    const us = BigInt(wholeMs) * 1000n + BigInt(fractionMicros(fraction));
+    if (us < 0n || us >= 253402300800000000n) {
+      ctx.addIssue({ code: 'custom', message: 'is outside 0000..9999', params: { range: true } });
+      return z.NEVER;
+    }
+    return normalised(us);
   });
 export type Timestamp = z.output<typeof timestamp>;
 
@@ -77,16 +107,24 @@ function depth(value: unknown): number {
   }
   return max;
 }
+/** Whether any string or key inside `value` holds a NUL; iterative, so no message can make it overflow the stack. */
 function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || hasNul(v)) return true;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(child);
+      }
+    }
   }
   return false;
 }
-/** Free-form JSON stored in a JSONB column: bounded depth, no NUL anywhere. */
-const jsonObject = z
-  .record(z.string(), z.unknown())
+/** The app.registered spec stored in a JSONB column: its cast sections typed, bounded depth, no NUL anywhere. */
+const specObject = specShape
   .refine((o) => depth(o) <= MAX_JSON_DEPTH, { message: `is nested deeper than ${MAX_JSON_DEPTH} levels` })
   .refine((o) => !hasNul(o), { message: 'contains a NUL character (U+0000), which PostgreSQL jsonb cannot store', params: { nul: true } });
 
@@ -151,7 +189,7 @@ export const APP_STATUSES = ['registered', 'starting', 'running', 'stopping', 's
 export const HEALTH_STATUSES = ['unknown', 'healthy', 'unhealthy', 'starting'] as const;
 
 export const lifecycleMessage = z.discriminatedUnion('type', [
-  z.object({ ...lifecycleBase, type: z.literal('app.registered'), spec: jsonObject, mode: z.enum(['auto', 'manual']).optional() }),
+  z.object({ ...lifecycleBase, type: z.literal('app.registered'), spec: specObject, mode: z.enum(['auto', 'manual']).optional() }),
   z.object({ ...lifecycleBase, type: z.literal('app.status'), status: z.enum(APP_STATUSES) }),
   z.object({ ...lifecycleBase, type: z.literal('app.scaled'), from: nonNegInt, to: nonNegInt, reason: text.optional() }),
   z.object({

@@ -1,7 +1,10 @@
 // Value bytes -> a validated contract message, or a rejection with a stable error code.
 import type { z } from 'zod';
-import type { ErrorCode } from '../errors.ts';
+import { errorMessage, type ErrorCode } from '../errors.ts';
+import type { KafkaMessage } from '../kafka/client.ts';
+import { placeholderFailure } from '../kafka/placeholders.ts';
 import { lifecycleMessage, statsMessage, type LifecycleMessage, type StatsMessage } from './contract.ts';
+import type { Item, TopicKind } from './item.ts';
 
 export interface Rejection {
   code: ErrorCode;
@@ -19,6 +22,12 @@ export interface DecodeLimits {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A short description of a JSON value; never walks it (a value may be nested thousands deep). */
+function describe(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v).slice(0, 40);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
 
 function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, unknown>> {
   if (value.length > limits.messageMaxBytes) {
@@ -41,7 +50,7 @@ function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, 
   }
   const v = (parsed as { v?: unknown }).v;
   if (v === undefined) return { ok: false, error: { code: 'E_SCHEMA', message: 'v: required (the contract version, 1)' } };
-  if (v !== 1) return { ok: false, error: { code: 'E_VERSION', message: `v: contract version ${JSON.stringify(v).slice(0, 40)} is not supported (this worker reads v1)` } };
+  if (v !== 1) return { ok: false, error: { code: 'E_VERSION', message: `v: contract version ${describe(v)} is not supported (this worker reads v1)` } };
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 
@@ -87,10 +96,35 @@ function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(schema: S, valu
   return { ok: true, value: result.data };
 }
 
+/** Runs a decoder so that nothing a message holds can throw out of it: a throw is an E_INTERNAL rejection. */
+function guarded<T>(run: () => Decoded<T>): Decoded<T> {
+  try {
+    return run();
+  } catch (err) {
+    return { ok: false, error: { code: 'E_INTERNAL', message: `the decoder failed on this message: ${errorMessage(err).slice(0, 300)}` } };
+  }
+}
+
 export function decodeStats(value: Buffer, limits: DecodeLimits): Decoded<StatsMessage> {
-  return decodeWith(statsMessage, value, limits, 'labels');
+  return guarded(() => decodeWith(statsMessage, value, limits, 'labels'));
 }
 
 export function decodeLifecycle(value: Buffer, limits: DecodeLimits): Decoded<LifecycleMessage> {
-  return decodeWith(lifecycleMessage, value, limits, 'spec');
+  return guarded(() => decodeWith(lifecycleMessage, value, limits, 'spec'));
+}
+
+/**
+ * A consumed message -> an Item: decoded, rejected with a code, a tombstone, or a placeholder of a
+ * record batch the codec refused (its value is not available: the dead letter carries none).
+ */
+export function decodeMessage(kind: TopicKind, m: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'headers'>, limits: DecodeLimits): Item {
+  const item: Item = { offset: BigInt(m.offset), key: m.key, value: m.value, headers: m.headers };
+  const batchFailure = placeholderFailure(m.headers);
+  if (batchFailure) return { ...item, headers: undefined, rejected: batchFailure };
+  if (m.value === null) return { ...item, tombstone: true };
+  const d = kind === 'stats' ? decodeStats(m.value, limits) : decodeLifecycle(m.value, limits);
+  if (!d.ok) item.rejected = d.error;
+  else if (kind === 'stats') item.stats = d.value as StatsMessage;
+  else item.lifecycle = d.value as LifecycleMessage;
+  return item;
 }

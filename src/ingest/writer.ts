@@ -5,29 +5,17 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
-import { errorMessage, isRowError, sqlState } from '../errors.ts';
-import type { LifecycleMessage, StatsMessage } from './contract.ts';
+import { classifyDbError } from '../db/errors.ts';
+import type { StatsMessage } from './contract.ts';
 import type { DeadLetter } from './dlq.ts';
-import type { Rejection } from './decode.ts';
+import type { Item, TopicKind } from './item.ts';
 import { advanceOffset } from './offsets.ts';
-import { ensureDayPartitions } from './partitions.ts';
+import { dayOf, ensureDayPartitions } from './partitions.ts';
+import { capPlaceholderApps } from './placeholder-apps.ts';
 import { ChunkBuilder, LIFECYCLE_STAGE_COPY, LIFECYCLE_STAGE_DDL, METRICS_COPY, addLifecycleRow, addMetricRows } from './rows.ts';
 import { copyInto } from './copy.ts';
 
-export type TopicKind = 'stats' | 'lifecycle';
-
-/** One consumed message after decoding. */
-export interface Item {
-  offset: bigint;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: DeadLetter['headers'];
-  stats?: StatsMessage;
-  lifecycle?: LifecycleMessage;
-  /** Set when the message is not stored: it goes (or went) to the DLQ. */
-  rejected?: Rejection;
-  tombstone?: boolean;
-}
+export type { Item, TopicKind } from './item.ts';
 
 export interface WriterDeps {
   pool: Pool;
@@ -38,6 +26,8 @@ export interface WriterDeps {
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   /** Applications known to exist (skips the placeholder check); shared by all partitions. */
   knownApps: Set<string>;
+  /** PLACEHOLDER_APPS_MAX: unknown apps past it are dead-lettered, not made placeholders. */
+  placeholderAppsMax: number;
 }
 
 export interface WriteResult {
@@ -54,9 +44,37 @@ export interface WriteResult {
  */
 export async function writeChunk(deps: WriterDeps, kind: TopicKind, topic: string, partition: number, items: Item[], from: bigint, to: bigint): Promise<WriteResult> {
   const result: WriteResult = { rows: { metrics: 0, events: 0 }, seconds: { copy: 0, commit: 0 }, stored: 0, deadLettered: 0 };
-  await ensureDayPartitions(deps.pool, kind === 'stats' ? 'metrics' : 'events', items.flatMap((i) => (i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
+  const parent = kind === 'stats' ? 'metrics' : 'events';
+  const unavailable = await ensureDayPartitions(deps.pool, parent, items.flatMap((i) => (i.rejected ? [] : i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
+  if (unavailable.size > 0) await rejectUnavailableDays(deps, topic, partition, items, parent, unavailable);
+  const cap = await capPlaceholderApps(deps.pool, items, deps.knownApps, deps.placeholderAppsMax);
+  if (cap.placeholders !== undefined) deps.metrics.placeholderApps.set(cap.placeholders);
+  if (cap.refused.length > 0) deps.metrics.placeholderAppsRefused.inc(cap.refused.length);
+  await deadLetter(deps, topic, partition, cap.refused);
   await writeRange(deps, kind, topic, partition, items, from, to, result);
   return result;
+}
+
+/** Dead-letters the rows of days that cannot take rows (archived, detached, or impossible to make). */
+async function rejectUnavailableDays(deps: WriterDeps, topic: string, partition: number, items: Item[], parent: string, days: Set<string>): Promise<void> {
+  const out: Item[] = [];
+  for (const i of items) {
+    const ts = i.rejected ? undefined : (i.stats ?? i.lifecycle)?.ts;
+    if (!ts || !days.has(dayOf(ts.ms))) continue;
+    i.rejected = { code: 'E_OUT_OF_RANGE', message: `ts: the ${parent} partition of ${dayOf(ts.ms)} was archived or cannot be made; the row has nowhere to go` };
+    out.push(i);
+  }
+  await deadLetter(deps, topic, partition, out);
+}
+
+/** Sends dead letters found while writing (the decoder's are sent by the caller) and counts them. */
+async function deadLetter(deps: WriterDeps, topic: string, partition: number, items: Item[]): Promise<void> {
+  if (items.length === 0) return;
+  await deps.sendDeadLetters(items.map((i) => deadLetterOf(topic, partition, i)));
+  for (const i of items) {
+    deps.metrics.dlqMessages.inc({ code: i.rejected!.code });
+    deps.metrics.messagesConsumed.inc({ topic, outcome: 'dlq' });
+  }
 }
 
 async function writeRange(deps: WriterDeps, kind: TopicKind, topic: string, partition: number, items: Item[], from: bigint, to: bigint, result: WriteResult): Promise<void> {
@@ -77,16 +95,15 @@ async function writeRange(deps: WriterDeps, kind: TopicKind, topic: string, part
     result.stored += items.filter((i) => !i.rejected && !i.tombstone).length;
     result.deadLettered += items.filter((i) => i.rejected).length;
     for (const i of items) if (i.stats) deps.knownApps.add(i.stats.app);
-  } catch (err) {
-    if (!isRowError(err) || isMissingPartition(err)) throw err;
+  } catch (caught) {
+    const err = classifyDbError(caught);
+    if (err.retryable) throw err;
     const live = items.filter((i) => !i.rejected && !i.tombstone);
     if (live.length === 1) {
       const bad = live[0]!;
-      bad.rejected = { code: 'E_DB_REJECTED', message: `PostgreSQL rejected the row (SQLSTATE ${sqlState(err)}): ${errorMessage(err).slice(0, 500)}` };
-      deps.logger.warn({ topic, partition, offset: bad.offset.toString(), sqlState: sqlState(err) }, 'row rejected by PostgreSQL: dead-lettering the message');
-      await deps.sendDeadLetters([deadLetterOf(topic, partition, bad)]);
-      deps.metrics.dlqMessages.inc({ code: 'E_DB_REJECTED' });
-      deps.metrics.messagesConsumed.inc({ topic, outcome: 'dlq' });
+      bad.rejected = { code: 'E_DB_REJECTED', message: `PostgreSQL rejected the row (SQLSTATE ${err.sqlState}): ${err.message.slice(0, 500)}` };
+      deps.logger.warn({ topic, partition, offset: bad.offset.toString(), sqlState: err.sqlState }, 'row rejected by PostgreSQL: dead-lettering the message');
+      await deadLetter(deps, topic, partition, [bad]);
       await writeRange(deps, kind, topic, partition, items, from, to, result);
       return;
     }
@@ -97,10 +114,6 @@ async function writeRange(deps: WriterDeps, kind: TopicKind, topic: string, part
     await writeRange(deps, kind, topic, partition, items.slice(0, mid), from, midOffset, result);
     await writeRange(deps, kind, topic, partition, items.slice(mid), midOffset, to, result);
   }
-}
-
-function isMissingPartition(err: unknown): boolean {
-  return sqlState(err) === '23514' && /no partition of relation/.test(errorMessage(err));
 }
 
 export function deadLetterOf(topic: string, partition: number, item: Item): DeadLetter {

@@ -5,8 +5,9 @@
 // day more than the retention is kept). Each is detached CONCURRENTLY, then dropped; with
 // ARCHIVE_BEFORE_DROP it is archived instead (see archive.ts). Event days are summarised into
 // events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
-// table) are deleted.
+// table) are deleted, and so are placeholder applications never registered (PLACEHOLDER_APPS_TTL_HOURS).
 import { z } from 'zod';
+import { expirePlaceholderApps } from '../ingest/placeholder-apps.ts';
 import { archivePartition, archiveTargets, dropEmptyMetricDays } from './archive.ts';
 import { compressEvents } from './compress-events.ts';
 import { dayExpired, dbToday, detachAndDrop, listChildren } from './ddl.ts';
@@ -48,6 +49,7 @@ export const retentionJob = defineJob({
       [r.stoppedInstancesDays],
     );
     const instances = rowCount ?? 0;
-    return { rowsAffected: dropped.length + instances, details: { dropped, emptyMetricDays: emptyDays, stoppedInstancesDeleted: instances } };
+    const placeholderApps = await expirePlaceholderApps(pool, config.placeholderApps.ttlHours);
+    return { rowsAffected: dropped.length + instances + placeholderApps, details: { dropped, emptyMetricDays: emptyDays, stoppedInstancesDeleted: instances, placeholderAppsExpired: placeholderApps } };
   },
 });
