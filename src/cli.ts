@@ -4,6 +4,7 @@ import { registerCoreCommands } from './cli/core.ts';
 import { registerStackCommands } from './cli/stack.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerJobCommands } from './cli/jobs.ts';
+import { registerArchiveCommands } from './cli/archive.ts';
 import { registerPublishCommands } from './cli/publish.ts';
 
 const program = new Command('orchestry-ingest')
@@ -20,6 +21,7 @@ registerCoreCommands(program);
 registerStackCommands(program);
 registerDlqCommands(program);
 registerJobCommands(program);
+registerArchiveCommands(program);
 registerPublishCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
