@@ -27,9 +27,9 @@ function writerProperties(): pq.WriterProperties {
 
 /**
  * The Parquet bytes of `table`, read through a cursor on `client`, which must be inside a transaction
- * for the stream's whole life. `afterFetch` runs after each fetch (the archive job's fault points).
+ * for the stream's whole life.
  */
-export async function parquetOf(client: PoolClient, table: string, cols: ArchiveColumn[], afterFetch: (rowsSoFar: number) => void = () => {}): Promise<{ stream: Readable; stats: WriteStats }> {
+export async function parquetOf(client: PoolClient, table: string, cols: ArchiveColumn[]): Promise<{ stream: Readable; stats: WriteStats }> {
   const schema = arrowSchema(cols);
   const stats: WriteStats = { rows: 0, minTimeUs: null, maxTimeUs: null };
   const ts = cols.findIndex((c) => c.kind === 'timestamp');
@@ -62,7 +62,6 @@ export async function parquetOf(client: PoolClient, table: string, cols: Archive
       const wasmTable = pq.Table.fromIPCStream(ipc);
       const batch = wasmTable.recordBatch(0);
       wasmTable.free();
-      afterFetch(stats.rows);
       controller.enqueue(batch);
     },
   });
