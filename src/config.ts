@@ -58,6 +58,16 @@ export const envSchema = z.object({
   LAG_REFRESH_INTERVAL_MS: int(100, 3600000).default(15000),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ARCHIVE_DIR: z.string().min(1).default('./archive'),
+  ARCHIVE_URL: z
+    .string()
+    .regex(/^(file:\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, 'must be file:///path, file://./relative or s3://bucket[/prefix]')
+    .optional(),
+  ARCHIVE_FORMAT: z.enum(['parquet', 'copy-gzip']).default('parquet'),
+  S3_ENDPOINT: z.string().refine((s) => /^https?:\/\//.test(s) && URL.canParse(s), 'must be an http:// or https:// URL').optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: bool.optional(),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
@@ -112,6 +122,12 @@ export interface Config {
   http: { port: number; host: string; adminToken: string | undefined };
   lagRefreshIntervalMs: number;
   archiveDir: string;
+  archive: {
+    /** file://… or s3://bucket/prefix; ARCHIVE_DIR as a file:// URL when ARCHIVE_URL is unset. */
+    url: string;
+    format: 'parquet' | 'copy-gzip';
+    s3: { endpoint: string | undefined; region: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean };
+  };
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
   workerId: string;
   batch: {
@@ -167,6 +183,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const e = parsed.success ? parsed.data : undefined;
+  const s3Keys = ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const;
+  if (s3Keys.some((v) => raw[v] !== undefined)) {
+    for (const v of s3Keys) if (raw[v] === undefined) problems.push({ variable: v, reason: 'must be set when the other S3 key variable is set' });
+  }
   const saslVars = ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
   if (saslVars.some((v) => raw[v] !== undefined)) {
     for (const v of saslVars) {
@@ -203,6 +223,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST, adminToken: e.ADMIN_TOKEN },
     lagRefreshIntervalMs: e.LAG_REFRESH_INTERVAL_MS,
     archiveDir: e.ARCHIVE_DIR,
+    archive: {
+      url: e.ARCHIVE_URL ?? `file://${e.ARCHIVE_DIR}`,
+      format: e.ARCHIVE_FORMAT,
+      s3: {
+        endpoint: e.S3_ENDPOINT,
+        region: e.S3_REGION,
+        accessKeyId: e.S3_ACCESS_KEY_ID,
+        secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      },
+    },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY ?? Boolean(process.stderr.isTTY) },
     workerId: e.WORKER_ID,
     batch: {

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'E_JOB_UNKNOWN'
   | 'E_MIGRATION_CHANGED'
   | 'E_ARCHIVE_CORRUPT'
+  | 'E_ARCHIVE_MISSING'
+  | 'E_ARCHIVE_REFUSED'
   | 'E_INTERNAL';
 
 export class IngestError extends Error {

@@ -45,6 +45,7 @@ export function secretsOf(config: Config): string[] {
   const out: string[] = [];
   if (config.http.adminToken) out.push(config.http.adminToken);
   if (config.kafka.sasl) out.push(config.kafka.sasl.password);
+  if (config.archive.s3.secretAccessKey) out.push(config.archive.s3.secretAccessKey);
   for (const url of [config.db.url, config.db.replicaUrl]) {
     if (!url) continue;
     try {

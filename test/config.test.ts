@@ -31,6 +31,13 @@ const DEFAULTS: Record<string, string> = {
   HTTP_HOST: '0.0.0.0',
   ADMIN_TOKEN: '(unset)',
   ARCHIVE_DIR: './archive',
+  ARCHIVE_URL: '(unset)',
+  ARCHIVE_FORMAT: 'parquet',
+  S3_ENDPOINT: '(unset)',
+  S3_REGION: 'us-east-1',
+  S3_ACCESS_KEY_ID: '(unset)',
+  S3_SECRET_ACCESS_KEY: '(unset)',
+  S3_FORCE_PATH_STYLE: 'false',
   LOG_LEVEL: 'info',
   LOG_PRETTY: '(unset)',
   WORKER_ID: `${hostname()}-${process.pid}`,
@@ -81,6 +88,11 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['HTTP_PORT', '65536', /<=65535/],
   ['HTTP_PORT', 'http', /expected number/],
   ['ADMIN_TOKEN', 'short', /at least 16 characters/],
+  ['ARCHIVE_URL', 'ftp://host/x', /s3:\/\/bucket/],
+  ['ARCHIVE_URL', 's3://', /s3:\/\/bucket/],
+  ['ARCHIVE_FORMAT', 'csv', /expected one of/],
+  ['S3_ENDPOINT', 'localhost:9000', /http:\/\//],
+  ['S3_FORCE_PATH_STYLE', 'maybe', /expected one of/],
   ['LOG_LEVEL', 'verbose', /expected one of/],
   ['LOG_PRETTY', 'sure', /expected one of/],
   ['BATCH_MAX_MESSAGES', '0', />=1/],
@@ -112,7 +124,7 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
 ];
 
 /** Free-form strings: any non-empty value is valid (an empty one counts as unset). */
-const FREE_FORM = ['KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SSL_CA_FILE', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'DATABASE_SSL_CA_FILE', 'HTTP_HOST', 'ARCHIVE_DIR', 'WORKER_ID'];
+const FREE_FORM = ['KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SSL_CA_FILE', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'DATABASE_SSL_CA_FILE', 'HTTP_HOST', 'ARCHIVE_DIR', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'WORKER_ID'];
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -289,4 +301,16 @@ test('orchestry-ingest config prints every variable with secrets masked and exit
   assert.equal(printed.HTTP_PORT, '9999');
   assert.equal(printed.KAFKA_TOPIC_STATS, 'orchestry.container.stats');
   assert.ok(!r.stdout.includes('secret'));
+});
+
+test('the archive destination defaults to ARCHIVE_DIR as a file:// URL; the S3 secret is masked and the key pair goes together', () => {
+  assert.equal(loadConfig({}).archive.url, 'file://./archive');
+  assert.equal(loadConfig({ ARCHIVE_DIR: '/data/arch' }).archive.url, 'file:///data/arch');
+  assert.equal(loadConfig({ ARCHIVE_URL: 's3://bucket/prefix', ARCHIVE_DIR: '/ignored' }).archive.url, 's3://bucket/prefix');
+  const out = describeConfig({ S3_ACCESS_KEY_ID: 'AKIDEXAMPLE', S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-s3-secret' });
+  assert.equal(out.S3_SECRET_ACCESS_KEY, '****');
+  assert.equal(out.S3_ACCESS_KEY_ID, 'AKIDEXAMPLE');
+  const err = configError(() => loadConfig({ S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-s3-secret' }));
+  assert.deepEqual(err.problems.map((p) => p.variable), ['S3_ACCESS_KEY_ID']);
+  assert.ok(!err.message.includes('wJalrXUtnFEMI'), err.message);
 });

@@ -1,9 +1,9 @@
-// jobs list | jobs run NAME [--param value ...] | jobs runs [--job NAME]; archive restore FILE;
+// jobs list | jobs run NAME [--param value ...] | jobs runs [--job NAME];
 // query window --app NAME --minutes N. Runs started here are `cli` runs in job_runs, under the
 // same one-at-a-time lock as the worker's scheduler.
 import type { Command } from 'commander';
 import { IngestError, errorMessage } from '../errors.ts';
-import { createRunner, JOBS, restoreArchive } from '../scheduler/index.ts';
+import { createRunner, JOBS } from '../scheduler/index.ts';
 import type { JobDefinition } from '../scheduler/job.ts';
 import type { JobRun } from '../scheduler/types.ts';
 import { configOrExit, loggerFor, poolFor, readPoolFor } from './context.ts';
@@ -118,26 +118,6 @@ export function registerJobCommands(program: Command): void {
       try {
         const runner = createRunner({ config, pool, logger: loggerFor(config), workerId: config.workerId });
         printRuns(await runner.listRuns({ ...(opts.job ? { job: opts.job } : {}), limit: Number(opts.limit) || 20 }));
-      } finally {
-        await pool.end();
-      }
-    });
-
-  program
-    .command('archive')
-    .description('archive files written by the archive job')
-    .command('restore')
-    .description('load an archive file (<partition>.copy.gz, with its .manifest.json beside it) back; checks sha256 and row count')
-    .argument('<file>')
-    .action(async (file: string) => {
-      const config = configOrExit();
-      const pool = poolFor(config, 'orchestry-ingest-archive');
-      try {
-        const m = await restoreArchive(pool, file);
-        process.stderr.write(`restored ${m.rows} rows of ${m.partition} into ${m.parent} (row count matches the manifest)\n`);
-      } catch (err) {
-        process.stderr.write(`orchestry-ingest: ${errorMessage(err)}\n`);
-        process.exitCode = 1;
       } finally {
         await pool.end();
       }

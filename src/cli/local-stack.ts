@@ -10,11 +10,15 @@ export interface StackUpOptions extends StackOptions {
   databaseUrl?: string;
   kafkaBrokers?: string;
   topics?: StackTopics;
+  /** Also run S3Proxy (the local S3-compatible server for archives). */
+  withS3?: boolean;
 }
 export interface StackUpResult {
   kafkaBrokers: string;
   databaseUrl: string;
   started: { kafka: boolean; postgres: boolean };
+  /** With `withS3`: S3_* and ARCHIVE_URL for the local S3 server. */
+  s3?: Record<string, string>;
 }
 export interface StackStatus {
   kafka: { running: boolean; pid: number | undefined; brokers: string | undefined };

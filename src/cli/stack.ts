@@ -12,16 +12,19 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('up')
     .description('start what is not configured (idempotent); prints KAFKA_BROKERS=... and DATABASE_URL=... on stdout')
-    .action(async () => {
+    .option('--with-s3', 'also run S3Proxy, a local S3-compatible server, and print S3_* and ARCHIVE_URL')
+    .action(async (opts: { withS3?: boolean }) => {
       const config = configOrExit();
       const { stackUp } = await loadLocalStack('`orchestry-ingest stack`');
       const up = await stackUp({
         ...(config.db.url ? { databaseUrl: config.db.url } : {}),
         ...(config.kafka.brokers ? { kafkaBrokers: config.kafka.brokers.join(',') } : {}),
         topics: config.kafka.topics,
+        withS3: Boolean(opts.withS3),
         log,
       });
       process.stdout.write(`KAFKA_BROKERS=${up.kafkaBrokers}\nDATABASE_URL=${up.databaseUrl}\n`);
+      for (const [k, v] of Object.entries(up.s3 ?? {})) process.stdout.write(`${k}=${v}\n`);
     });
 
   stack

@@ -16,7 +16,7 @@ import type { Scheduler } from './types.ts';
 export type { JobRun, JobTrigger, Scheduler } from './types.ts';
 export type { JobRunner, RunnerOptions } from './runner.ts';
 export { ensureDayPartitions } from './partitions.ts';
-export { restoreArchive } from './archive-file.ts';
+export { restoreArchive } from '../archive/restore.ts';
 
 export const JOBS: JobDefinition<unknown>[] = [partitionsJob, rollupsJob, retentionJob, archiveJob, compressEventsJob];
 

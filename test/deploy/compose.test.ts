@@ -23,11 +23,15 @@ test('ADMIN_TOKEN has no default: the file requires it from the environment', ()
   assert.match(lines[0]!, /ADMIN_TOKEN: \$\{ADMIN_TOKEN:\?[^}]+\}$/);
 });
 
-test('docker-compose refuses the file without ADMIN_TOKEN and accepts it with one', { skip: !hasCompose && !process.env.CI ? 'docker-compose is not installed' : false }, () => {
+test('docker-compose refuses the file without ADMIN_TOKEN or S3_SECRET_ACCESS_KEY and accepts it with both', { skip: !hasCompose && !process.env.CI ? 'docker-compose is not installed' : false }, () => {
   const env = { PATH: process.env.PATH ?? '' };
-  const without = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env });
-  assert.notEqual(without.status, 0);
-  assert.match(without.stderr, /ADMIN_TOKEN/);
-  const withToken = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...env, ADMIN_TOKEN: 'a-token-of-24-characters' } });
-  assert.equal(withToken.status, 0, withToken.stderr);
+  const config = (extra: Record<string, string>) => spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...env, ...extra } });
+  const withoutToken = config({ S3_SECRET_ACCESS_KEY: 'a-secret-of-24-characters' });
+  assert.notEqual(withoutToken.status, 0);
+  assert.match(withoutToken.stderr, /ADMIN_TOKEN/);
+  const withoutSecret = config({ ADMIN_TOKEN: 'a-token-of-24-characters' });
+  assert.notEqual(withoutSecret.status, 0);
+  assert.match(withoutSecret.stderr, /S3_SECRET_ACCESS_KEY/);
+  const withBoth = config({ ADMIN_TOKEN: 'a-token-of-24-characters', S3_SECRET_ACCESS_KEY: 'a-secret-of-24-characters' });
+  assert.equal(withBoth.status, 0, withBoth.stderr);
 });

@@ -207,9 +207,9 @@ test('the scheduler runs retention and archive during ingestion', async () => {
     );
     assert.deepEqual(old.rows[0], { m: 0, e: 0 }, 'the old partitions were archived or dropped');
     const files = await readdir(archiveDir, { recursive: true });
-    assert.ok(files.some((f) => String(f).endsWith('.gz')), `archive files written: ${files.join(', ')}`);
+    assert.ok(files.some((f) => String(f).endsWith('.parquet')), `archive files written: ${files.join(', ')}`);
     await sleep(3000);
-    await finish('retention + archive jobs', db, topics, load, [w], { rounds: String(P.schedulerRounds), archiveFiles: String(files.filter((f) => String(f).endsWith('.gz')).length), jobRows: String(dropped) });
+    await finish('retention + archive jobs', db, topics, load, [w], { rounds: String(P.schedulerRounds), archiveFiles: String(files.filter((f) => String(f).endsWith('.parquet')).length), jobRows: String(dropped) });
   } finally {
     await rm(archiveDir, { recursive: true, force: true });
   }

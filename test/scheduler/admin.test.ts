@@ -87,3 +87,31 @@ test('a valid request gets 202 with the run id, and GET /admin/jobs/runs/:id rep
   const missing = await app.inject({ method: 'GET', url: '/admin/jobs/runs/999999', headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(missing.statusCode, 404);
 });
+
+test('archive older_than below one day is refused with 400 and the reason (issue 11), and nothing runs', async () => {
+  for (const older_than of ['1m', '23h', '90m']) {
+    const res = await post('archive', { older_than });
+    assert.equal(res.statusCode, 400, older_than);
+    assert.ok((res.json() as { reasons: string[] }).reasons.some((r) => /older_than: .*at least 1d.*force/.test(r)), res.body);
+  }
+  assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'archive' AND params->>'older_than' IN ('1m', '23h', '90m')`)).rows[0].n, 0);
+});
+
+async function finished(runId: number): Promise<string | undefined> {
+  for (let i = 0; i < 150; i++) {
+    const run = await scheduler.getRun(runId);
+    if (run && run.status !== 'running' && run.status !== 'queued') return run.status;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+test('archive older_than of a day or more, or below it with force, is accepted', async () => {
+  for (const body of [{ older_than: '1d' }, { older_than: '1h', force: true }]) {
+    const res = await post('archive', body);
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(await finished((res.json() as { runId: number }).runId), 'succeeded');
+  }
+  const { rows } = await db.pool.query(`SELECT params FROM job_runs WHERE job = 'archive' ORDER BY id`);
+  assert.deepEqual(rows.map((r) => r.params).slice(-2), [{ older_than: '1d' }, { older_than: '1h', force: true }]);
+});

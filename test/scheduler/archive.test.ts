@@ -14,11 +14,12 @@ const checksum = async (table: string, where = 'true') =>
 
 const dayRange = (k: number) => `timestamp >= '${dayIso(k)}T00:00:00Z' AND timestamp < '${dayIso(k + 1)}T00:00:00Z'`;
 
-// Days -20, -18 and -16 of events and app-level metrics, with awkward text (tabs, newlines,
+// The copy-gzip format (archives written before Parquet stay writable and restorable; Parquet and S3
+// are in archive-destinations.test.ts). Days -20, -18 and -16 of events and app-level metrics, with awkward text (tabs, newlines,
 // backslashes, quotes, non-ASCII, NULLs) that COPY must carry unchanged.
 before(async () => {
   db = await freshDatabase();
-  config = testConfig(db.url, { RETENTION_METRICS_APP_DAYS: '30', RETENTION_EVENTS_DAYS: '30' });
+  config = testConfig(db.url, { RETENTION_METRICS_APP_DAYS: '30', RETENTION_EVENTS_DAYS: '30', ARCHIVE_FORMAT: 'copy-gzip' });
   await db.pool.query(`INSERT INTO applications (name, spec) VALUES ('web', '{}')`);
   for (const k of [-20, -18, -16]) {
     await db.pool.query(`SELECT orchestry_ensure_day_partition('events', $1::date), orchestry_ensure_day_partition('metrics', $1::date, ARRAY['app'])`, [dayIso(k)]);

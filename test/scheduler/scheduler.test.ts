@@ -86,7 +86,7 @@ test('`jobs run --help` (or -h after a job name) prints the jobs and their param
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^Usage: orchestry-ingest jobs run <name>/);
-    assert.match(r.stdout, /^ {2}archive +--older-than$/m);
+    assert.match(r.stdout, /^ {2}archive +--older-than --force --include-restored$/m);
     assert.match(r.stdout, /^ {2}partitions +--ahead-days$/m);
     assert.match(r.stdout, /^ {2}rollups +--from$/m);
     assert.match(r.stdout, /^ {2}retention +\(none\)$/m);

@@ -10,6 +10,7 @@ import { ensureTopics } from '../../src/kafka/topics.ts';
 import { kafkaAnswers, startKafka, stopKafka } from './kafka.ts';
 import { withLock } from './lock.ts';
 import { startPostgres, stopPostgres } from './postgres.ts';
+import { s3Answers, s3Env, startS3Proxy, stopS3Proxy } from './s3proxy.ts';
 import { pidAlive, portAnswers } from './process.ts';
 import { readPorts, readState, removeState, writePorts, writeState, type StackState } from './state.ts';
 
@@ -39,6 +40,17 @@ async function kafkaUp(s: StackState): Promise<boolean> {
 }
 async function postgresUp(s: StackState): Promise<boolean> {
   return !!s.postgres && pidAlive(s.postgres.pid) && (await portAnswers(s.postgres.port));
+}
+
+async function s3Up(repo: string, root: string, state: StackState, port: number | undefined, log: (line: string) => void): Promise<Record<string, string>> {
+  if (state.s3 && pidAlive(state.s3.pid) && (await s3Answers(state.s3.endpoint))) {
+    log(`s3proxy: reusing pid ${state.s3.pid} on ${state.s3.endpoint}`);
+  } else {
+    state.s3 = await startS3Proxy(repo, root, { ...state.s3, ...(port ? { port } : {}) }, log);
+    await writeState(root, state);
+    await writePorts(root, { s3: state.s3.port });
+  }
+  return s3Env(state.s3);
 }
 
 /** Brings the stack up, or reuses the one already running under `root`. Given addresses are used as they are. */
@@ -90,7 +102,8 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackUpResult>
       }
       databaseUrl = state.postgres.url;
     }
-    return { kafkaBrokers, databaseUrl, started };
+    const s3 = opts.withS3 ? await s3Up(repo, root, state, ports.s3, log) : undefined;
+    return { kafkaBrokers, databaseUrl, started, ...(s3 ? { s3 } : {}) };
   });
 }
 
@@ -101,7 +114,7 @@ export async function stackDown(opts: StackOptions & { purge?: boolean } = {}): 
   if (!existsSync(root)) return;
   await withLock(root, async () => {
     const state = await readState(root);
-    const results = await Promise.allSettled([stopKafka(root, state.kafka?.pid, log), stopPostgres(root, log)]);
+    const results = await Promise.allSettled([stopKafka(root, state.kafka?.pid, log), stopPostgres(root, log), stopS3Proxy(root, state.s3?.pid, log)]);
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (failed.length > 0) throw new AggregateError(failed, `stack: stopping failed: ${failed.map((e) => e.message).join('; ')}`);
     await removeState(root);
@@ -109,6 +122,7 @@ export async function stackDown(opts: StackOptions & { purge?: boolean } = {}): 
       log(`stack: deleting data under ${root}`);
       await rm(join(root, 'kafka'), { recursive: true, force: true });
       await rm(join(root, 'postgres'), { recursive: true, force: true });
+      await rm(join(root, 's3proxy'), { recursive: true, force: true });
       await rm(join(root, 'ports.json'), { force: true });
     }
     log('stack: down');

@@ -1,11 +1,12 @@
 // The stack's state file (<root>/state.json) and the last ports used (<root>/ports.json).
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { S3State } from './s3proxy.ts';
 
 export interface KafkaState { pid: number; port: number; controllerPort: number; brokers: string }
 export interface PostgresState { pid: number; port: number; url: string }
-export interface StackState { kafka?: KafkaState; postgres?: PostgresState }
-export interface LastPorts { kafka?: number; controller?: number; postgres?: number }
+export interface StackState { kafka?: KafkaState; postgres?: PostgresState; s3?: S3State }
+export interface LastPorts { kafka?: number; controller?: number; postgres?: number; s3?: number }
 
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
