@@ -1,0 +1,82 @@
+// Shared by the rollup tests: the exact answer of a window over raw rows (with the two samples
+// percentile_cont interpolates between), the sketch's error against it, and rows written the way
+// the writer writes them (rows plus the invalidation log, in one transaction).
+import type { Pool, PoolClient } from '../../src/db/pool.ts';
+import { withTransaction } from '../../src/db/tx.ts';
+import type { StatsMessage } from '../../src/ingest/contract.ts';
+import { TouchedWindows } from '../../src/ingest/invalidations.ts';
+
+export const ALPHA = 0.01;
+export const QS = [0.5, 0.95, 0.99] as const;
+
+export interface ExactWindow {
+  metric_type: string;
+  n: number;
+  min: number;
+  max: number;
+  avg: number;
+  meanAbs: number;
+  /** Per quantile of QS: the samples at floor and ceil of q * (n - 1), as percentile_cont uses. */
+  lo: number[];
+  hi: number[];
+  /** percentile_cont of each quantile (what a window read wholly from raw rows returns). */
+  cont: number[];
+}
+
+/** The exact figures of [now() - minutes, now()) of `app` from raw rows (call in the transaction of the compared read). */
+export async function exactWindow(client: PoolClient, app: string, minutes: number): Promise<ExactWindow[]> {
+  const { rows } = await client.query<ExactWindow>(
+    `WITH x AS (
+       SELECT metric_type::text, value::float8 AS v, row_number() OVER (PARTITION BY metric_type ORDER BY value) - 1 AS i,
+              count(*) OVER (PARTITION BY metric_type) AS n
+         FROM metrics WHERE aggregation_level = 'instance' AND app_name = $1 AND timestamp >= now() - make_interval(mins => $2)
+     ), q AS (
+       SELECT x.metric_type, q.i AS qi,
+              max(x.v) FILTER (WHERE x.i = floor(q.q * (x.n - 1))) AS lo, max(x.v) FILTER (WHERE x.i = ceil(q.q * (x.n - 1))) AS hi
+         FROM x, unnest($3::float8[]) WITH ORDINALITY AS q(q, i) GROUP BY 1, 2
+     )
+     SELECT x.metric_type, count(*)::int AS n, min(v) AS min, max(v) AS max, avg(v) AS avg, avg(abs(v)) AS "meanAbs",
+            (SELECT array_agg(lo ORDER BY qi) FROM q WHERE q.metric_type = x.metric_type) AS lo,
+            (SELECT array_agg(hi ORDER BY qi) FROM q WHERE q.metric_type = x.metric_type) AS hi,
+            percentile_cont($3::float8[]) WITHIN GROUP (ORDER BY v) AS cont
+       FROM x GROUP BY x.metric_type ORDER BY 1`,
+    [app, minutes, QS],
+  );
+  return rows;
+}
+
+/** Relative distance of `est` from the interval [lo, hi] (0 inside it). */
+export function intervalError(est: number, lo: number, hi: number): number {
+  if (est < lo) return (lo - est) / Math.abs(lo);
+  if (est > hi) return (est - hi) / Math.abs(hi);
+  return 0;
+}
+
+/** Relative error against the nearer of the two samples (what the sketch guarantees). */
+export function sampleError(est: number, lo: number, hi: number): number {
+  const rel = (x: number) => (x === 0 ? (est === 0 ? 0 : Infinity) : Math.abs(est - x) / Math.abs(x));
+  return Math.min(rel(lo), rel(hi));
+}
+
+export interface Sample {
+  app: string;
+  type: string;
+  ms: number;
+  value: number;
+}
+
+/** Inserts samples and logs their windows like the writer does, in one transaction. */
+export async function writeLikeWriter(pool: Pool, samples: Sample[]): Promise<number> {
+  return withTransaction(pool, async (c) => {
+    await c.query(
+      `INSERT INTO metrics (app_name, metric_type, timestamp, value, aggregation_level)
+       SELECT a, t, to_timestamp(ms / 1000.0), v, 'instance' FROM unnest($1::text[], $2::text[], $3::float8[], $4::real[]) AS u(a, t, ms, v)`,
+      [samples.map((s) => s.app), samples.map((s) => s.type), samples.map((s) => s.ms), samples.map((s) => s.value)],
+    );
+    const touched = new TouchedWindows();
+    for (const s of samples) {
+      touched.add({ app: s.app, ts: { ms: s.ms, iso: new Date(s.ms).toISOString() }, [s.type]: s.value } as unknown as StatsMessage);
+    }
+    return touched.log(c);
+  });
+}
