@@ -80,3 +80,28 @@ export async function writeLikeWriter(pool: Pool, samples: Sample[]): Promise<nu
     return touched.log(c);
   });
 }
+
+const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
+// A direct aggregation of the raw rows per window: count, sum, min, max and the sketch (keys of
+// the raw values, counted), and p50/p95/p99 read from that sketch, clamped to [min, max].
+const direct = (width: string, bin: string, upto: string) => `
+  SELECT width, bucket, app_name, metric_type, count, sum, min, max,
+         greatest(min, least(max, p[1])) AS p50, greatest(min, least(max, p[2])) AS p95, greatest(min, least(max, p[3])) AS p99, keys, counts
+    FROM (SELECT *, orchestry_sketch_quantiles(keys, counts, ARRAY[0.5, 0.95, 0.99]) AS p
+            FROM (SELECT '${width}'::text AS width, bucket, app_name, metric_type, sum(c)::bigint AS count, sum(sm) AS sum, min(mn) AS min, max(mx) AS max,
+                         array_agg(k ORDER BY k) AS keys, array_agg(c ORDER BY k) AS counts
+                    FROM (SELECT date_bin('${bin}', timestamp, ${ORIGIN}) AS bucket, app_name::text, metric_type::text, orchestry_sketch_key(value) AS k,
+                                 count(*) AS c, sum(value::float8) AS sm, min(value) AS mn, max(value) AS mx
+                            FROM metrics WHERE aggregation_level = 'instance' AND timestamp < ${upto} GROUP BY 1, 2, 3, 4) keyed
+                   GROUP BY 1, 2, 3, 4) agg) q`;
+
+/** Windows ("width epoch app type") where metric_rollups and a direct aggregation of the raw rows differ, either way. */
+export async function staleWindows(pool: Pool): Promise<string[]> {
+  const w = `(SELECT computed_through FROM rollup_state)`;
+  const { rows } = await pool.query<{ key: string }>(`
+    WITH d AS (${direct('1m', '1 minute', w)} UNION ALL ${direct('1h', '1 hour', `date_bin('1 hour', ${w}, ${ORIGIN})`)}),
+         r AS (SELECT width::text, bucket, app_name::text, metric_type::text, count, sum, min, max, p50, p95, p99, sketch_keys, sketch_counts FROM metric_rollups)
+    SELECT DISTINCT concat_ws(' ', width, extract(epoch FROM bucket)::bigint, app_name, metric_type) AS key
+      FROM ((SELECT * FROM d EXCEPT ALL SELECT * FROM r) UNION ALL (SELECT * FROM r EXCEPT ALL SELECT * FROM d)) x ORDER BY 1`);
+  return rows.map((r) => r.key);
+}
