@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
+import { rng } from '../../bench/load.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { runJob, testConfig } from './helpers.ts';
 import { ALPHA, QS, exactWindow, intervalError, sampleError, writeLikeWriter, type Sample } from './window-check.ts';
@@ -57,18 +58,6 @@ test('keys sort by value across negatives, zero and positives, and a merge adds 
 
 type Shape = 'uniform' | 'bimodal' | 'lognormal' | 'pareto' | 'constant' | 'zeros-negatives' | 'trend';
 const SHAPES: Shape[] = ['uniform', 'bimodal', 'lognormal', 'pareto', 'constant', 'zeros-negatives', 'trend'];
-
-/** A small seeded PRNG (mulberry32): the data of a case follows from its seed, so failures replay. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function valueOf(shape: Shape, r: () => number, pos: number, scale: number): number {
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
