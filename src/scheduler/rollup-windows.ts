@@ -7,15 +7,14 @@ const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;
 
 /** Raw rows (`source`: FROM ... WHERE ... with m = metrics) -> per-window sketch and figures. */
 const fromRaw = (bucket: string, source: string) => `
-keyed AS (
-  SELECT ${bucket} AS bucket, m.app_name, m.metric_type, orchestry_sketch_key(m.value) AS k,
-         count(*) AS c, sum(m.value::float8) AS sm, min(m.value) AS mn, max(m.value) AS mx, max(m.unit) AS unit
+sketched AS (
+  SELECT ${bucket} AS bucket, m.app_name, m.metric_type, count(*)::bigint AS count, sum(m.value::float8) AS sum,
+         min(m.value) AS min, max(m.value) AS max, max(m.unit) AS unit,
+         orchestry_sketch_of_keys(array_agg(orchestry_sketch_key(m.value))) AS sk
   ${source}
-  GROUP BY 1, 2, 3, 4
+  GROUP BY 1, 2, 3
 ), agg AS (
-  SELECT bucket, app_name, metric_type, sum(c)::bigint AS count, sum(sm) AS sum, min(mn) AS min, max(mx) AS max, max(unit) AS unit,
-         array_agg(k ORDER BY k) AS keys, array_agg(c ORDER BY k) AS counts
-  FROM keyed GROUP BY 1, 2, 3
+  SELECT bucket, app_name, metric_type, count, sum, min, max, unit, (sk).keys AS keys, (sk).counts AS counts FROM sketched
 )`;
 
 // Mirrors changed windows into metrics as aggregation_level = 'app' rows (ROLLUP_MIRROR_APP_METRICS).

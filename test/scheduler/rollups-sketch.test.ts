@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { rng } from '../../bench/load.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { runJob, testConfig } from './helpers.ts';
-import { ALPHA, QS, exactWindow, intervalError, sampleError, writeLikeWriter, type Sample } from './window-check.ts';
+import { ALPHA, assertWindowMatches, writeLikeWriter, type Sample } from './window-check.ts';
 
 let db: TestDatabase;
 const config = () => testConfig(db.url);
@@ -99,7 +99,12 @@ test('the window function equals the raw answer: count, min and max exactly, avg
         }
         await writeLikeWriter(db.pool, samples);
         await runJob(db.pool, config(), 'rollups');
-        for (const minutes of windows) await compareWindow(app, minutes, shape);
+        for (const minutes of windows) {
+          const e = await assertWindowMatches(db.pool, app, minutes, shape);
+          worst.interval = Math.max(worst.interval, e.interval);
+          worst.sample = Math.max(worst.sample, e.sample);
+          sketched += e.sketched;
+        }
       },
     ),
     { numRuns: 45, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31), endOnFailure: true },
@@ -107,36 +112,3 @@ test('the window function equals the raw answer: count, min and max exactly, avg
   console.log(`# window p50/p95/p99 over ${caseNo} cases: worst relative error ${worst.interval.toExponential(3)} against the interval percentile_cont interpolates in, ${worst.sample.toExponential(3)} against the nearer sample over ${sketched} sketched answers (alpha ${ALPHA})`);
   assert.ok(sketched > 50, `most answers came from merged sketches (${sketched})`);
 });
-
-async function compareWindow(app: string, minutes: number, shape: Shape): Promise<void> {
-  const client = await db.pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    const exact = await exactWindow(client, app, minutes);
-    const { rows: got } = await client.query(`SELECT * FROM orchestry_app_metrics_window($1, $2)`, [app, minutes]);
-    await client.query('COMMIT');
-    assert.equal(got.length, exact.length, `${shape}, ${minutes} min: metric types`);
-    for (const [i, g] of got.entries()) {
-      const x = exact[i]!;
-      assert.equal(Number(g.data_points), x.n, `${shape}, ${minutes} min: count`);
-      assert.equal(g.min_value, x.min, `${shape}: min`);
-      assert.equal(g.max_value, x.max, `${shape}: max`);
-      assert.ok(Math.abs(g.avg_value - x.avg) <= 1e-9 * Math.max(Math.abs(x.avg), x.meanAbs), `${shape}: avg ${g.avg_value} vs ${x.avg}`);
-      const est = [g.p50_value, g.p95_value, g.p99_value];
-      for (const [j, q] of QS.entries()) {
-        const e1 = intervalError(est[j], x.lo[j]!, x.hi[j]!);
-        const e2 = sampleError(est[j], x.lo[j]!, x.hi[j]!);
-        worst.interval = Math.max(worst.interval, e1);
-        assert.ok(e1 <= ALPHA * (1 + 1e-9), `${shape}, ${minutes} min, n ${x.n}: p${q * 100} ${est[j]} vs samples [${x.lo[j]}, ${x.hi[j]}] (error ${e1})`);
-        // A sketched answer is within alpha of one of the two samples; a raw-only window interpolates (percentile_cont).
-        if (est[j] !== x.cont[j]) {
-          sketched++;
-          worst.sample = Math.max(worst.sample, e2);
-          assert.ok(e2 <= ALPHA * (1 + 1e-9), `${shape}, ${minutes} min: sketched p${q * 100} ${est[j]} vs samples [${x.lo[j]}, ${x.hi[j]}] (error ${e2})`);
-        }
-      }
-    }
-  } finally {
-    client.release();
-  }
-}

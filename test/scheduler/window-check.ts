@@ -1,6 +1,7 @@
 // Shared by the rollup tests: the exact answer of a window over raw rows (with the two samples
 // percentile_cont interpolates between), the sketch's error against it, and rows written the way
 // the writer writes them (rows plus the invalidation log, in one transaction).
+import assert from 'node:assert/strict';
 import type { Pool, PoolClient } from '../../src/db/pool.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import type { StatsMessage } from '../../src/ingest/contract.ts';
@@ -104,4 +105,47 @@ export async function staleWindows(pool: Pool): Promise<string[]> {
     SELECT DISTINCT concat_ws(' ', width, extract(epoch FROM bucket)::bigint, app_name, metric_type) AS key
       FROM ((SELECT * FROM d EXCEPT ALL SELECT * FROM r) UNION ALL (SELECT * FROM r EXCEPT ALL SELECT * FROM d)) x ORDER BY 1`);
   return rows.map((r) => r.key);
+}
+
+/**
+ * Asserts orchestry_app_metrics_window(app, minutes) against the raw rows, read in one snapshot:
+ * count, min and max equal, avg within 1e-9 (of the mean magnitude, for windows whose mean is near
+ * zero), p50/p95/p99 within alpha of the interval percentile_cont interpolates in and, when the
+ * answer came from the sketch, of one of its two samples. Returns the worst errors seen.
+ */
+export async function assertWindowMatches(pool: Pool, app: string, minutes: number, what = app): Promise<{ interval: number; sample: number; sketched: number }> {
+  const client = await pool.connect();
+  let got: Record<string, number | string>[];
+  let exact: ExactWindow[];
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    exact = await exactWindow(client, app, minutes);
+    got = (await client.query(`SELECT * FROM orchestry_app_metrics_window($1, $2)`, [app, minutes])).rows;
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  const worst = { interval: 0, sample: 0, sketched: 0 };
+  const tol = ALPHA * (1 + 1e-9);
+  assert.deepEqual(got.map((g) => g.metric_type), exact.map((x) => x.metric_type), `${what}, ${minutes} min: metric types`);
+  for (const [i, g] of got.entries()) {
+    const x = exact[i]!;
+    assert.equal(Number(g.data_points), x.n, `${what}, ${minutes} min: count`);
+    assert.equal(g.min_value, x.min, `${what}: min`);
+    assert.equal(g.max_value, x.max, `${what}: max`);
+    const avg = Number(g.avg_value);
+    assert.ok(Math.abs(avg - x.avg) <= 1e-9 * Math.max(Math.abs(x.avg), x.meanAbs), `${what}: avg ${avg} vs ${x.avg}`);
+    const est = [g.p50_value, g.p95_value, g.p99_value].map(Number);
+    for (const [j, q] of QS.entries()) {
+      const e1 = intervalError(est[j]!, x.lo[j]!, x.hi[j]!);
+      worst.interval = Math.max(worst.interval, e1);
+      assert.ok(e1 <= tol, `${what}, ${minutes} min, n ${x.n}: p${q * 100} ${est[j]} vs samples [${x.lo[j]}, ${x.hi[j]}] (error ${e1})`);
+      if (est[j] === x.cont[j]) continue; // read wholly from raw rows: percentile_cont itself
+      const e2 = sampleError(est[j]!, x.lo[j]!, x.hi[j]!);
+      worst.sketched++;
+      worst.sample = Math.max(worst.sample, e2);
+      assert.ok(e2 <= tol, `${what}, ${minutes} min: sketched p${q * 100} ${est[j]} vs samples [${x.lo[j]}, ${x.hi[j]}] (error ${e2})`);
+    }
+  }
+  return worst;
 }
