@@ -67,13 +67,13 @@ await withStack(log, async () => {
     );
     for (const run of rows.filter((x) => !seen.has(x.id))) {
       seen.add(run.id);
-      runs.push({ ms: run.ms, status: run.status, rowsRead: run.progress?.rowsRead ?? 0 });
-      log(`rollups run ${run.id}: ${run.status} in ${(run.ms / 1000).toFixed(2)} s, ${run.progress?.rowsRead ?? 0} rows read, ${run.progress?.invalidated ?? 0} invalidations`);
+      runs.push({ ms: Number(run.ms), status: run.status, rowsRead: run.progress?.rowsRead ?? 0 });
+      log(`rollups run ${run.id}: ${run.status} in ${(Number(run.ms) / 1000).toFixed(2)} s, ${run.progress?.rowsRead ?? 0} rows read, ${run.progress?.invalidated ?? 0} invalidations`);
     }
     const { rows: lag } = await db.pool.query<{ s: number | null }>(
       `SELECT extract(epoch FROM now() - (max(bucket) + interval '1 minute')) AS s FROM metric_rollups WHERE width = '1m'`,
     );
-    const lagS = lag[0]?.s ?? null;
+    const lagS = lag[0]?.s == null ? null : Number(lag[0].s);
     // The first windows appear a minute or two after the start; count the lag once there is one.
     if (lagS !== null) worstWindowLagS = Math.max(worstWindowLagS, lagS);
     log(`produced ${produced} messages; newest complete 1 m window ${lagS === null ? 'none yet' : `${lagS.toFixed(0)} s behind the clock`}`);

@@ -2,6 +2,9 @@
 // rollups (median of 5), with the raw rows it read (pg_stat_xact_user_tables) and the seed's
 // raw query for contrast. Shared by the benchmark and the scale test.
 import type { Pool } from '../src/db/pool.ts';
+import { runJob, testConfig } from '../test/scheduler/helpers.ts';
+import { benchDatabase } from './db.ts';
+import type { Figure } from './report.ts';
 
 export interface WindowRead {
   rawRows: number;
@@ -57,5 +60,28 @@ export async function timeWindowRead(pool: Pool, app: string, rawRows: number): 
     return { rawRows, timingsMs, medianMs: median(timingsMs), rowsReadFromMetrics, rawQueryMs };
   } finally {
     client.release();
+  }
+}
+
+/** The benchmark's figure: a fresh database, a day of samples, one rollups run, 5 timed reads. */
+export async function windowReadFigure(log: (s: string) => void): Promise<Figure> {
+  const db = await benchDatabase();
+  try {
+    const config = testConfig(db.url);
+    await runJob(db.pool, config, 'partitions');
+    log('window read: loading a day of samples (1.08M rows) and rolling it up');
+    const rawRows = await loadDay(db.pool, 'bench-window');
+    await runJob(db.pool, config, 'rollups');
+    const r = await timeWindowRead(db.pool, 'bench-window', rawRows);
+    log(`  median ${r.medianMs.toFixed(1)} ms (raw query ${Math.round(r.rawQueryMs)} ms)`);
+    return {
+      name: 'window read, 24 h (orchestry_app_metrics_window)',
+      value: r.medianMs,
+      unit: 'ms',
+      runs: r.timingsMs,
+      note: `${rawRows} raw rows, ${r.rowsReadFromMetrics} raw edge rows read, the rest from rollups; the seed's raw query ${Math.round(r.rawQueryMs)} ms`,
+    };
+  } finally {
+    await db.drop();
   }
 }
