@@ -34,6 +34,8 @@ await withStack(log, async () => {
       KAFKA_GROUP_ID: `soak-${id}`, HTTP_PORT: '0', SCHEDULER_ENABLED: 'true', LOG_LEVEL: 'warn',
     },
   });
+  // A failure below must not leave the worker running.
+  process.once('exit', () => worker.kill('SIGKILL'));
   const producer = benchKafka('orchestry-soak').producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const r = rng(42);
