@@ -16,6 +16,7 @@ import type { Figure, Report } from './report.ts';
 import { sweepSvg } from './svg.ts';
 import { median } from './stats.ts';
 import { profileSummary } from './profile.ts';
+import { windowReadFigure } from './window-read.ts';
 
 export interface BenchParams {
   mode: 'quick' | 'full' | 'smoke';
@@ -49,6 +50,8 @@ export interface BenchOptions {
   profile: boolean;
   write: boolean;
   log: (s: string) => void;
+  /** Also measure the 24-hour window read from rollups (bench/window-read.ts; about 2 minutes). */
+  windowRead?: boolean;
 }
 
 export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report> {
@@ -115,6 +118,8 @@ export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report>
   log(`latency at half load (${Math.round(workerRate / 2)} rows/s for ${P.latencyMs / 1000} s)`);
   const lat = await latencyRun(w, P.partitions, workerRate / 2, P.latencyMs);
 
+  const windowRead = o.windowRead ? await windowReadFigure(log) : undefined;
+
   let profile: string | undefined;
   if (o.profile) {
     const dir = join(repo, 'bench', 'results', 'profile');
@@ -140,6 +145,7 @@ export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report>
       fig('multi-row INSERT', 'multi', 'rows/s', `same batches, <=8000 rows a statement, capped at ${P.multiCapMs / 1000} s`),
       fig('one INSERT per message', 'single', 'rows/s', `8-row INSERT autocommitted per message, capped at ${P.singleCapMs / 1000} s`),
       fig('consume-only', 'consume', 'rows/s', 'kafkajs + decode, no database'),
+      ...(windowRead ? [windowRead] : []),
       ...(peerRan ? [fig('peer: Kafka Connect + Debezium JDBC', 'peer', 'rows/s', `${peerRows} rows, tasks.max=${P.lanes}, batch.size=${P.batch}`), fig('peer JVM peak RSS', 'peerRss', 'MB')] : []),
     ],
     sweep,

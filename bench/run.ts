@@ -9,6 +9,6 @@ const args = new Set(process.argv.slice(2));
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 await withStack(log, async () => {
-  const report = await runBench(args.has('--quick') ? QUICK : FULL, { peer: !args.has('--no-peer'), profile: args.has('--profile'), write: true, log });
+  const report = await runBench(args.has('--quick') ? QUICK : FULL, { peer: !args.has('--no-peer'), profile: args.has('--profile'), write: true, log, windowRead: !args.has('--quick') || args.has('--window-read') });
   process.stdout.write(markdown(report));
 });

@@ -90,7 +90,8 @@ export const envSchema = z.object({
   RETENTION_STOPPED_INSTANCES_DAYS: int(1, 3650).default(7),
   ARCHIVE_BEFORE_DROP: bool.default(false),
   PARTITIONS_AHEAD_DAYS: int(1, 90).default(3),
-  ROLLUP_GRACE_MINUTES: int(0, 10080).default(60),
+  ROLLUP_GRACE_MINUTES: int(0, 10080).default(0),
+  ROLLUP_MIRROR_APP_METRICS: bool.default(false),
   SCHEDULER_ENABLED: bool.default(true),
   SCHEDULE_PARTITIONS: cron.default('*/15 * * * *'),
   SCHEDULE_ROLLUPS: cron.default('* * * * *'),
@@ -146,6 +147,7 @@ export interface Config {
   retention: { eventsDays: number; metricsInstanceDays: number; metricsAppDays: number; stoppedInstancesDays: number; archiveBeforeDrop: boolean };
   partitionsAheadDays: number;
   rollupGraceMinutes: number;
+  rollupMirrorAppMetrics: boolean;
   scheduler: {
     enabled: boolean;
     schedules: { partitions: string; rollups: string; retention: string; archive: string; 'compress-events': string };
@@ -258,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     partitionsAheadDays: e.PARTITIONS_AHEAD_DAYS,
     rollupGraceMinutes: e.ROLLUP_GRACE_MINUTES,
+    rollupMirrorAppMetrics: e.ROLLUP_MIRROR_APP_METRICS,
     scheduler: {
       enabled: e.SCHEDULER_ENABLED,
       schedules: {

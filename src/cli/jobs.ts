@@ -140,7 +140,7 @@ export function registerJobCommands(program: Command): void {
       const pool = readPoolFor(config, 'orchestry-ingest-query');
       try {
         const { rows } = await pool.query<Record<string, number | string>>('SELECT * FROM orchestry_app_metrics_window($1, $2)', [opts.app, minutes]);
-        const head = ['metric_type', 'avg_value', 'min_value', 'max_value', 'p50_value', 'p95_value', 'data_points'];
+        const head = ['metric_type', 'avg_value', 'min_value', 'max_value', 'p50_value', 'p95_value', 'p99_value', 'data_points'];
         const cells = rows.map((r) => head.map((h) => (typeof r[h] === 'number' && h !== 'data_points' ? (r[h] as number).toFixed(3) : String(r[h]))));
         const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
         for (const r of [head, ...cells]) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);

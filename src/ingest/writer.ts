@@ -14,6 +14,7 @@ import { dayOf, ensureDayPartitions } from './partitions.ts';
 import { capPlaceholderApps } from './placeholder-apps.ts';
 import { ChunkBuilder, LIFECYCLE_STAGE_COPY, LIFECYCLE_STAGE_DDL, METRICS_COPY, addLifecycleRow, addMetricRows } from './rows.ts';
 import { copyInto } from './copy.ts';
+import { TouchedWindows } from './invalidations.ts';
 
 export type { Item, TopicKind } from './item.ts';
 
@@ -133,6 +134,7 @@ async function recordDeadLetters(client: PoolClient, workerId: string, topic: st
 
 async function writeStats(client: PoolClient, deps: WriterDeps, items: Item[]): Promise<{ metrics: number; events: number }> {
   const out = new ChunkBuilder();
+  const touched = new TouchedWindows();
   const apps = new Set<string>();
   // The newest sample per container updates its instances row (newer wins; equal ts: later offset).
   // Only unindexed columns change (not updated_at, which tracks lifecycle changes): HOT updates.
@@ -141,6 +143,7 @@ async function writeStats(client: PoolClient, deps: WriterDeps, items: Item[]): 
     const m = i.stats;
     if (!m || i.rejected) continue;
     addMetricRows(out, m);
+    touched.add(m);
     apps.add(m.app);
     if (m.cpu_percent !== undefined || m.memory_percent !== undefined || m.memory_bytes !== undefined) {
       const prev = latest.get(m.container_id);
@@ -173,6 +176,8 @@ async function writeStats(client: PoolClient, deps: WriterDeps, items: Item[]): 
       ],
     );
   }
+  // Late rows: windows below the rollup watermark are logged for the rollups job (same transaction).
+  await touched.log(client);
   return { metrics, events };
 }
 

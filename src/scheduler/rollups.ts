@@ -1,107 +1,130 @@
-// Job `rollups`: 1-minute and 1-hour windows per (app, metric_type) of instance-level metrics
-// (count, avg, min, max, p50, p95, p99 with percentile_cont, as the seed's
-// get_app_metrics_window), kept in metric_rollups and mirrored as metrics rows with
-// aggregation_level = 'app' (value = avg, labels = {window, count, min, max, p50, p95, p99}).
-//
-// Incremental: everything before the watermark is done; each run recomputes every window from
-// watermark - ROLLUP_GRACE_MINUTES (late rows) up to the last complete minute (1m) / hour (1h).
-// Idempotent: a window is rewritten only when its numbers changed (upsert ... WHERE IS DISTINCT
-// FROM), and its app row in metrics is replaced in the same statement, so a rerun changes nothing.
-// The first run starts at the oldest instance-level day inside retention; work goes in chunks of
-// CHUNK_HOURS, each its own transaction that also advances the watermark.
+// Job `rollups`: 1-minute and 1-hour windows per (app, metric_type) of instance-level metrics in
+// metric_rollups: count, sum, min, max, a mergeable quantile sketch (migration 000009) and the
+// p50/p95/p99 it gives. Exact however late rows come, at a cost that follows what arrived:
+//   (a) advance the watermark to the current minute, in a short transaction under the exclusive
+//       rollup lock (writers log rows below it as invalidations, under the shared lock);
+//   (b) compute the 1 m windows of the newly covered minutes from raw rows (hour by hour, each
+//       chunk advancing computed_through in its own transaction, so a crash resumes);
+//   (c) take the logged invalidations and recompute exactly those 1 m windows from raw rows;
+//   (d) recompute the complete 1 h windows of the hours (b) and (c) touched, from their 1 m windows.
+// A window is written only when it changed, so a rerun with nothing new writes nothing.
+// Mirroring windows into metrics as aggregation_level = 'app' rows is opt-in
+// (ROLLUP_MIRROR_APP_METRICS). ROLLUP_GRACE_MINUTES (default 0) is only a safety net: when set,
+// each run also recomputes that many recent minutes; correctness does not depend on it.
 import { z } from 'zod';
-import type { PoolClient } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
-import { defineJob, checkAborted } from './job.ts';
+import { defineJob, checkAborted, type JobContext } from './job.ts';
 import { ensureDayPartitions } from './partitions.ts';
+import { rollupHours, rollupInvalidated, rollupMinutes } from './rollup-windows.ts';
 
-const CHUNK_HOURS = 6;
 const MIN = 60_000;
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** Invalidations taken per statement, and 1 h windows recomputed per statement. */
+const INVALIDATIONS_PER_STEP = 5_000;
+const HOURS_PER_STEP = 24;
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
-
-const WINDOW_SQL = `
-WITH agg AS (
-  SELECT date_bin($1::interval, timestamp, timestamptz '2000-01-01 00:00:00+00') AS bucket, app_name, metric_type,
-         count(*) AS count, avg(value) AS avg, min(value) AS min, max(value) AS max,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95,
-         percentile_cont(0.99) WITHIN GROUP (ORDER BY value) AS p99,
-         max(unit) AS unit
-    FROM metrics
-   WHERE aggregation_level = 'instance' AND timestamp >= $2 AND timestamp < $3
-   GROUP BY 1, 2, 3
-), up AS (
-  INSERT INTO metric_rollups AS r (width, bucket, app_name, metric_type, count, avg, min, max, p50, p95, p99, unit)
-  SELECT $4, bucket, app_name, metric_type, count, avg, min, max, p50, p95, p99, unit FROM agg
-  ON CONFLICT (width, app_name, metric_type, bucket) DO UPDATE
-     SET count = excluded.count, avg = excluded.avg, min = excluded.min, max = excluded.max, p50 = excluded.p50,
-         p95 = excluded.p95, p99 = excluded.p99, unit = excluded.unit, computed_at = now()
-   WHERE (r.count, r.avg, r.min, r.max, r.p50, r.p95, r.p99, r.unit)
-         IS DISTINCT FROM (excluded.count, excluded.avg, excluded.min, excluded.max, excluded.p50, excluded.p95, excluded.p99, excluded.unit)
-  RETURNING r.*
-), del AS (
-  DELETE FROM metrics m USING up
-   WHERE m.aggregation_level = 'app' AND m.timestamp >= $2 AND m.timestamp < $3
-     AND m.timestamp = up.bucket AND m.app_name = up.app_name AND m.metric_type = up.metric_type
-     AND m.labels->>'window' = up.width
-), ins AS (
-  INSERT INTO metrics (app_name, metric_type, timestamp, value, labels, unit, aggregation_level)
-  SELECT app_name, metric_type, bucket, avg,
-         jsonb_build_object('window', width, 'count', count, 'min', min, 'max', max, 'p50', p50, 'p95', p95, 'p99', p99),
-         unit, 'app'
-    FROM up
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM up)::int AS changed`;
-
-/** Recomputes the windows of `width` starting in [from, to); returns how many changed. */
-export async function rollupRange(client: PoolClient, width: '1m' | '1h', from: Date, to: Date): Promise<number> {
-  if (from >= to) return 0;
-  const { rows } = await client.query<{ changed: number }>(WINDOW_SQL, [width === '1m' ? '1 minute' : '1 hour', from, to, width]);
-  return rows[0]?.changed ?? 0;
-}
 
 const days = (from: number, to: number) => {
   const out: string[] = [];
-  for (let d = floorTo(from, 86_400_000); d < to; d += 86_400_000) out.push(new Date(d).toISOString().slice(0, 10));
+  for (let d = floorTo(from, DAY); d < to; d += DAY) out.push(new Date(d).toISOString().slice(0, 10));
   return out;
 };
 
+interface Tally {
+  rowsRead: number;
+  changed1m: number;
+  changed1h: number;
+  invalidated: number;
+}
+
+/** Step (a): returns how far 1 m windows are computed (null: never) and the new watermark. */
+async function advanceWatermark(pool: Pool): Promise<{ through: number | null; watermark: number }> {
+  return withTransaction(pool, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = '10s'`);
+    const { rows } = await c.query<{ computed_through: Date | null; watermark: Date }>('SELECT * FROM orchestry_advance_rollup_watermark()');
+    return { through: rows[0]!.computed_through?.getTime() ?? null, watermark: rows[0]!.watermark.getTime() };
+  });
+}
+
+/** Step (b): 1 m windows of [start, to) from raw rows, an hour per transaction. */
+async function coverMinutes(ctx: JobContext, start: number, to: number, hours: Set<number>, t: Tally): Promise<void> {
+  const mirror = ctx.config.rollupMirrorAppMetrics;
+  for (let a = start; a < to; ) {
+    checkAborted(ctx.signal);
+    const b = Math.min(to, floorTo(a, HOUR) + HOUR);
+    const r = await withTransaction(ctx.pool, async (c) => {
+      const res = await rollupMinutes(c, new Date(a), new Date(b), mirror);
+      await c.query('UPDATE rollup_state SET computed_through = greatest(coalesce(computed_through, $1), $1)', [new Date(b)]);
+      return res;
+    });
+    t.rowsRead += r.rowsRead;
+    t.changed1m += r.changed;
+    hours.add(floorTo(a, HOUR));
+    ctx.progress({ step: 'minutes', through: new Date(b).toISOString(), ...t });
+    a = b;
+  }
+}
+
+/** Step (c): the logged invalidations, a batch per transaction, until none is left. */
+async function coverInvalidations(ctx: JobContext, hours: Set<number>, t: Tally): Promise<void> {
+  const mirror = ctx.config.rollupMirrorAppMetrics;
+  for (;;) {
+    checkAborted(ctx.signal);
+    const { rows } = await ctx.pool.query<{ day: string }>(
+      `SELECT DISTINCT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+         FROM (SELECT bucket FROM rollup_invalidations ORDER BY bucket, app_name, metric_type LIMIT $1) i`,
+      [INVALIDATIONS_PER_STEP],
+    );
+    if (rows.length === 0) return;
+    await ensureDayPartitions(ctx.pool, 'metric_rollups', rows.map((r) => r.day));
+    if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', rows.map((r) => r.day), ['app']);
+    const r = await withTransaction(ctx.pool, (c) => rollupInvalidated(c, INVALIDATIONS_PER_STEP, mirror));
+    t.rowsRead += r.rowsRead;
+    t.changed1m += r.changed;
+    t.invalidated += r.taken;
+    for (const h of r.hours) hours.add(h.getTime());
+    ctx.progress({ step: 'invalidations', ...t });
+    if (r.taken < INVALIDATIONS_PER_STEP) return;
+  }
+}
+
+/** Step (d): the complete hours among `hours`, merged from their 1 m windows. */
+async function coverHours(ctx: JobContext, hours: Set<number>, watermark: number, t: Tally): Promise<void> {
+  const complete = [...hours].filter((h) => h + HOUR <= watermark).sort((x, y) => x - y);
+  for (let i = 0; i < complete.length; i += HOURS_PER_STEP) {
+    checkAborted(ctx.signal);
+    const batch = complete.slice(i, i + HOURS_PER_STEP).map((h) => new Date(h));
+    const r = await withTransaction(ctx.pool, (c) => rollupHours(c, batch, ctx.config.rollupMirrorAppMetrics));
+    t.changed1h += r.changed;
+  }
+}
+
 export const rollupsJob = defineJob({
   name: 'rollups',
-  description: '1-minute and 1-hour windows per app and metric type (count, avg, min, max, p50, p95, p99), incremental with a grace period for late rows',
+  description: '1-minute and 1-hour windows per app and metric type (count, sum, min, max, quantile sketch, p50/p95/p99): new minutes and logged late rows only',
   params: z.strictObject({ from: z.iso.datetime({ offset: true }).optional() }),
   async run(ctx, params) {
     const { pool, config } = ctx;
-    const { rows } = await pool.query<{ now: Date; watermark: Date | null }>(
-      'SELECT now() AS now, (SELECT watermark FROM rollup_state) AS watermark',
-    );
-    const now = rows[0]!.now.getTime();
-    const wm = rows[0]!.watermark?.getTime();
-    const to = floorTo(now, MIN);
-    const oldest = floorTo(now - config.retention.metricsInstanceDays * 86_400_000, HOUR);
-    let start = params.from ? Date.parse(params.from) : wm !== undefined ? wm - config.rollupGraceMinutes * MIN : oldest;
+    const { through, watermark } = await advanceWatermark(pool);
+    const oldest = floorTo(watermark - config.retention.metricsInstanceDays * DAY, HOUR);
+    let start = through ?? oldest;
+    if (params.from) start = Math.min(start, Date.parse(params.from));
+    if (config.rollupGraceMinutes > 0) start = Math.min(start, watermark - config.rollupGraceMinutes * MIN);
     start = floorTo(Math.max(start, oldest), MIN);
-    await ensureDayPartitions(pool, 'metric_rollups', days(floorTo(start, HOUR), to));
-    await ensureDayPartitions(pool, 'metrics', days(floorTo(start, HOUR), to), ['app']);
-    let changed = 0;
-    for (let a = start; a < to; ) {
-      checkAborted(ctx.signal);
-      const b = Math.min(to, floorTo(a, HOUR) + CHUNK_HOURS * HOUR);
-      changed += await withTransaction(pool, async (c) => {
-        const n1 = await rollupRange(c, '1m', new Date(a), new Date(b));
-        const n2 = await rollupRange(c, '1h', new Date(floorTo(a, HOUR)), new Date(floorTo(b, HOUR)));
-        await c.query(
-          `INSERT INTO rollup_state (id, watermark) VALUES (true, $1)
-           ON CONFLICT (id) DO UPDATE SET watermark = greatest(rollup_state.watermark, excluded.watermark), updated_at = now()`,
-          [new Date(b)],
-        );
-        return n1 + n2;
-      });
-      ctx.progress({ through: new Date(b).toISOString(), done: b - start, total: to - start, changed });
-      a = b;
+    if (start < watermark) {
+      await ensureDayPartitions(pool, 'metric_rollups', days(floorTo(start, HOUR), watermark));
+      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', days(floorTo(start, HOUR), watermark), ['app']);
     }
-    return { rowsAffected: changed, details: { from: new Date(start).toISOString(), to: new Date(to).toISOString() } };
+    const t: Tally = { rowsRead: 0, changed1m: 0, changed1h: 0, invalidated: 0 };
+    const hours = new Set<number>();
+    await coverMinutes(ctx, start, watermark, hours, t);
+    await coverInvalidations(ctx, hours, t);
+    await coverHours(ctx, hours, watermark, t);
+    return {
+      rowsAffected: t.changed1m + t.changed1h,
+      details: { from: new Date(start).toISOString(), to: new Date(watermark).toISOString(), ...t },
+    };
   },
 });

@@ -37,8 +37,8 @@ const dataLines = (stdout: string) => stdout.trim().split('\n').slice(1);
 test('query window prints the window of an app from DATABASE_URL', () => {
   const r = queryWindow({ DATABASE_URL: replica.url });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout.split('\n')[0]!, /^metric_type\s+avg_value\s+min_value\s+max_value\s+p50_value\s+p95_value\s+data_points$/);
-  assert.deepEqual(dataLines(r.stdout).map((l) => l.split(/\s+/)), [['rps', '20.000', '10.000', '30.000', '20.000', '29.000', '3']]);
+  assert.match(r.stdout.split('\n')[0]!, /^metric_type\s+avg_value\s+min_value\s+max_value\s+p50_value\s+p95_value\s+p99_value\s+data_points$/);
+  assert.deepEqual(dataLines(r.stdout).map((l) => l.split(/\s+/)), [['rps', '20.000', '10.000', '30.000', '20.000', '29.000', '29.800', '3']]);
 });
 
 test('with DATABASE_REPLICA_URL, query window reads the replica, not the primary', () => {
