@@ -94,7 +94,7 @@ export const envSchema = z.object({
   ROLLUP_MIRROR_APP_METRICS: bool.default(false),
   SCHEDULER_ENABLED: bool.default(true),
   SCHEDULE_PARTITIONS: cron.default('*/15 * * * *'),
-  SCHEDULE_ROLLUPS: cron.default('* * * * *'),
+  SCHEDULE_ROLLUPS: cron.default('20 * * * * *'),
   SCHEDULE_RETENTION: cron.default('0 2 * * *'),
   SCHEDULE_ARCHIVE: cron.default('30 2 * * *'),
   SCHEDULE_COMPRESS_EVENTS: cron.default('0 1 * * *'),

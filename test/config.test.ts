@@ -64,7 +64,7 @@ const DEFAULTS: Record<string, string> = {
   ROLLUP_MIRROR_APP_METRICS: 'false',
   SCHEDULER_ENABLED: 'true',
   SCHEDULE_PARTITIONS: '*/15 * * * *',
-  SCHEDULE_ROLLUPS: '* * * * *',
+  SCHEDULE_ROLLUPS: '20 * * * * *',
   SCHEDULE_RETENTION: '0 2 * * *',
   SCHEDULE_ARCHIVE: '30 2 * * *',
   SCHEDULE_COMPRESS_EVENTS: '0 1 * * *',
