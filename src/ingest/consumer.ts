@@ -231,6 +231,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
         stored.delete(key);
         const current: bigint = await loadStoredOffset(pool, topic, partition, from.toString(), config.workerId).catch(() => from);
         if (current !== from) {
+          metrics.fenced.inc({ topic });
           giveUp();
           return 'fenced';
         }

@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
 import { classifyDbError } from '../db/errors.ts';
+import { IngestError } from '../errors.ts';
 import type { StatsMessage } from './contract.ts';
 import type { DeadLetter } from './dlq.ts';
 import type { Item, TopicKind } from './item.ts';
@@ -97,6 +98,7 @@ async function writeRange(deps: WriterDeps, kind: TopicKind, topic: string, part
     result.deadLettered += items.filter((i) => i.rejected).length;
     for (const i of items) if (i.stats) deps.knownApps.add(i.stats.app);
   } catch (caught) {
+    if (caught instanceof IngestError) throw caught; // ours (E_FENCED: the offset moved), not PostgreSQL's
     const err = classifyDbError(caught);
     if (err.retryable) throw err;
     const live = items.filter((i) => !i.rejected && !i.tombstone);

@@ -1,14 +1,14 @@
 // `orchestry-ingest status` through the real CLI against a running worker: a healthy state exits 0
 // with every section filled from what really happened; each kind of trouble exits 1 and says why.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/cli.ts';
 import { produce, testTopics, type TestTopics } from '../helpers/kafka.ts';
 import { registered, stats } from '../helpers/messages.ts';
-import { startTestWorker, waitUntil, workerEnv } from '../helpers/worker.ts';
+import { freePort } from '../helpers/prometheus.ts';
+import { ownStack, type OwnStack } from '../helpers/stack.ts';
+import { spawnWorker, startTestWorker, waitUntil, workerEnv, type ChildWorker } from '../helpers/worker.ts';
 import type { RunningWorker } from '../../src/worker.ts';
 import type { StatusReport } from '../../src/cli/status-report.ts';
 
@@ -103,18 +103,32 @@ test('a failed job run, a missing partition ahead, an old partition past retenti
   }
 });
 
-test('a worker answering 503 on /readyz is named with its failed checks; an unreachable one is shown, not counted', async () => {
-  // /readyz's public contract: the status code and the names of the failed checks.
-  const notReady = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"not ready","failed":["database"]}'));
-  await new Promise<void>((r) => notReady.listen(0, '127.0.0.1', r));
-  const other = `http://127.0.0.1:${(notReady.address() as AddressInfo).port}`;
+test('a worker whose PostgreSQL is down is named with its failed checks; an unreachable one is shown, not counted', async () => {
+  // A second real worker on a PostgreSQL of its own, which is then stopped: its /readyz really answers 503.
+  const own: OwnStack = await ownStack({ postgres: true });
+  const shared = process.env.DATABASE_URL;
+  let other: ChildWorker | undefined;
   try {
-    const r = await runCli(['status', '--json', '--sample-ms', '100', '--worker', url, '--worker', other, '--worker', 'http://127.0.0.1:1'], env);
+    process.env.DATABASE_URL = own.databaseUrl;
+    const otherDb = await freshDatabase();
+    process.env.DATABASE_URL = shared;
+    const port = await freePort();
+    const otherUrl = `http://127.0.0.1:${port}`;
+    other = spawnWorker(workerEnv(otherDb.url, await testTopics(1), { HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1' }));
+    const readyz = async () => (await fetch(`${otherUrl}/readyz`).catch(() => undefined))?.status;
+    await waitUntil('the other worker ready', async () => (await readyz()) === 200, 90_000);
+    await own.stopPostgres();
+    await waitUntil('the other worker not ready', async () => (await readyz()) === 503, 30_000);
+
+    const r = await runCli(['status', '--json', '--sample-ms', '100', '--worker', url, '--worker', otherUrl, '--worker', 'http://127.0.0.1:1'], env);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as StatusReport;
-    assert.deepEqual(report.workers.map((w) => [w.ready, w.status, w.failed]), [[true, 200, []], [false, 503, ['database']], [null, null, []]]);
-    assert.deepEqual(report.attention.filter((a) => a.startsWith('worker')), [`worker ${other} not ready: database`]);
+    assert.deepEqual(report.workers.map((w) => [w.ready, w.status, w.failed]), [[true, 200, []], [false, 503, ['database', 'migrations']], [null, null, []]]);
+    assert.deepEqual(report.attention.filter((a) => a.startsWith('worker')), [`worker ${otherUrl} not ready: database, migrations`]);
   } finally {
-    notReady.close();
+    process.env.DATABASE_URL = shared;
+    other?.child.kill('SIGKILL');
+    await other?.exited;
+    await own.down();
   }
 });
