@@ -1,7 +1,7 @@
 // Consume-only: the same stats messages read from Kafka with the worker's consumer settings and
 // decoded with its decoder, no database. Shows what Kafka + decode alone cost.
 import { randomBytes } from 'node:crypto';
-import { decodeStats } from '../../src/ingest/decode.ts';
+import { decodeStats } from '../../src/ingest/decode/decode.ts';
 import { benchKafka, ROWS_PER_SAMPLE } from '../load.ts';
 
 export interface ConsumeRun {

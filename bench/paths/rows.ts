@@ -2,7 +2,7 @@
 // connection, like one of the worker's PARTITIONS_CONCURRENCY partitions in flight) and per batch
 // of BATCH_MAX_MESSAGES messages, both as COPY text (the worker's own encoder) and as parameters.
 import type { Pool } from '../../src/db/pool.ts';
-import { decodeStats } from '../../src/ingest/decode.ts';
+import { decodeStats } from '../../src/ingest/decode/decode.ts';
 import { ChunkBuilder, addMetricRows } from '../../src/ingest/rows.ts';
 import { METRIC_TYPES, METRIC_UNITS, type StatsMessage } from '../../src/ingest/contract.ts';
 import type { Workload } from '../load.ts';

@@ -2,7 +2,7 @@
 // lifecycle topics only), or to the topic given by --to.
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.ts';
-import { replayDlq } from '../ingest/replay.ts';
+import { replayDlq } from '../ingest/dead-letters/replay.ts';
 import { brokersFor, configOrExit, loggerFor } from './context.ts';
 
 export function registerDlqCommands(program: Command): void {

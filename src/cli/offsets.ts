@@ -3,7 +3,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { executeReset, planReset, type ResetPlan, type ResetResult, type ResetTarget } from '../ingest/offset-reset.ts';
+import { executeReset, planReset, type ResetPlan, type ResetResult, type ResetTarget } from '../ingest/ops/offset-reset.ts';
 import { withKafkaAndDb } from './ops-context.ts';
 import { printTable } from './table.ts';
 

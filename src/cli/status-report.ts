@@ -4,7 +4,7 @@ import { Cron } from 'croner';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
 import { errorMessage } from '../errors.ts';
-import { computeLag, type PartitionLag } from '../ingest/lag.ts';
+import { computeLag, type PartitionLag } from '../ingest/ops/lag.ts';
 import type { Admin } from '../kafka/client.ts';
 import { describeGroup, type GroupView } from '../kafka/group.ts';
 import { archiveTargets } from '../scheduler/archive.ts';

@@ -43,12 +43,6 @@ export function addMetricRows(out: ChunkBuilder, m: StatsMessage): number {
   return n;
 }
 
-export const LIFECYCLE_STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS lifecycle_stage (
-  seq BIGINT NOT NULL, type TEXT NOT NULL, app TEXT NOT NULL, container_id TEXT, ts TIMESTAMPTZ NOT NULL,
-  payload JSONB NOT NULL, event_type TEXT NOT NULL, event_category TEXT NOT NULL, severity TEXT NOT NULL,
-  message TEXT NOT NULL, source TEXT NOT NULL, node_id TEXT
-) ON COMMIT DELETE ROWS`;
-
 export const LIFECYCLE_STAGE_COPY =
   'COPY lifecycle_stage (seq, type, app, container_id, ts, payload, event_type, event_category, severity, message, source, node_id) FROM STDIN';
 

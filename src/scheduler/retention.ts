@@ -7,7 +7,7 @@
 // events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
 // table) are deleted, and so are placeholder applications never registered (PLACEHOLDER_APPS_TTL_HOURS).
 import { z } from 'zod';
-import { expirePlaceholderApps } from '../ingest/placeholder-apps.ts';
+import { expirePlaceholderApps } from '../ingest/write/placeholder-apps.ts';
 import { archivePartition, archiveTargets, dropEmptyMetricDays } from './archive.ts';
 import { compressEvents } from './compress-events.ts';
 import { dayExpired, dbToday, detachAndDrop, listChildren } from './ddl.ts';

@@ -204,7 +204,7 @@ describe('bad input', () => {
   test('each bad message goes to the DLQ with its code, source coordinates and untouched bytes; the good ones are stored', async () => {
     const bad: [string, Buffer | string | object][] = [
       ['E_JSON', '{"v":1,'],
-      ['E_JSON', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
+      ['E_UTF8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
       ['E_VERSION', { ...stats('app-bad', 'c-bad', now), v: 2 }],
       ['E_SCHEMA', { v: 1, app: 'app-bad', ts: now }],
       ['E_SCHEMA', { ...stats('app-bad', 'c-bad', now), cpu_percent: 'high' }],

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { contractJsonSchema } from '../../src/ingest/contract.ts';
-import { decodeLifecycle } from '../../src/ingest/decode.ts';
+import { decodeLifecycle } from '../../src/ingest/decode/decode.ts';
 
 const limits = { messageMaxBytes: 1 << 20, minTsMs: 0, maxTsMs: Date.now() + 86_400_000 };
 const decode = (spec: unknown) => decodeLifecycle(Buffer.from(JSON.stringify({ v: 1, type: 'app.registered', app: 'web', ts: Date.now(), spec })), limits);

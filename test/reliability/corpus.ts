@@ -40,10 +40,10 @@ export function poisonCorpus(now: number): Poison[] {
   const list: [string, Topic, ErrorCode, Buffer][] = [
     // Not JSON / not UTF-8
     ['truncated JSON', 'stats', 'E_JSON', s('{"v":1,"app":')],
-    ['invalid UTF-8 (0xFF 0xFE)', 'stats', 'E_JSON', b([0x7b, 0xff, 0xfe, 0x7d])],
-    ['overlong UTF-8 encoding of "/"', 'stats', 'E_JSON', Buffer.concat([s('{"v":1,"app":"'), b([0xc0, 0xaf]), s('"}')])],
-    ['UTF-8-encoded lone surrogate (CESU)', 'stats', 'E_JSON', Buffer.concat([s('{"v":1,"app":"'), b([0xed, 0xa0, 0x80]), s('"}')])],
-    ['truncated multi-byte UTF-8 sequence', 'stats', 'E_JSON', Buffer.concat([s('{"v":1,"app":"'), b([0xe2, 0x82]), s('"}')])],
+    ['invalid UTF-8 (0xFF 0xFE)', 'stats', 'E_UTF8', b([0x7b, 0xff, 0xfe, 0x7d])],
+    ['overlong UTF-8 encoding of "/"', 'stats', 'E_UTF8', Buffer.concat([s('{"v":1,"app":"'), b([0xc0, 0xaf]), s('"}')])],
+    ['UTF-8-encoded lone surrogate (CESU)', 'stats', 'E_UTF8', Buffer.concat([s('{"v":1,"app":"'), b([0xed, 0xa0, 0x80]), s('"}')])],
+    ['truncated multi-byte UTF-8 sequence', 'stats', 'E_UTF8', Buffer.concat([s('{"v":1,"app":"'), b([0xe2, 0x82]), s('"}')])],
     ['empty value (zero bytes)', 'stats', 'E_JSON', Buffer.alloc(0)],
     ['plain text', 'stats', 'E_JSON', s('hello, world')],
     ['NaN as a bare number', 'stats', 'E_JSON', s(`{"v":1,"app":"${APP}","container_id":"${C}","ts":${now},"cpu_percent":NaN}`)],

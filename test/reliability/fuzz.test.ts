@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeMessage, type DecodeLimits } from '../../src/ingest/decode.ts';
+import { decode as decodeMessage, type DecodeLimits } from '../../src/ingest/decode/decode.ts';
 import { LIFECYCLE_TYPES } from '../../src/ingest/contract.ts';
-import type { TopicKind } from '../../src/ingest/item.ts';
+import type { TopicKind } from '../../src/ingest/chunk/item.ts';
 
 const now = Date.now();
 const limits: DecodeLimits = { messageMaxBytes: 1024 * 1024, minTsMs: now - 30 * 86_400_000, maxTsMs: now + 300_000 };
-const CODES = new Set(['E_JSON', 'E_SCHEMA', 'E_VERSION', 'E_OUT_OF_RANGE', 'E_NUL_BYTE', 'E_TOO_LARGE']);
+const CODES = new Set(['E_JSON', 'E_UTF8', 'E_SCHEMA', 'E_VERSION', 'E_OUT_OF_RANGE', 'E_NUL_BYTE', 'E_TOO_LARGE']);
 
 const oddString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
@@ -83,7 +83,7 @@ test('whatever a message holds, decoding gives a rejection with a known code or 
     { numRuns: 500 },
   );
   // The generators reach both sides and the interesting codes (guards against a vacuous run).
-  for (const label of ['item', 'tombstone', 'E_JSON', 'E_SCHEMA', 'E_TOO_LARGE']) assert.ok(seen.get(label), `${label} seen: ${JSON.stringify([...seen])}`);
+  for (const label of ['item', 'tombstone', 'E_JSON', 'E_UTF8', 'E_SCHEMA', 'E_TOO_LARGE']) assert.ok(seen.get(label), `${label} seen: ${JSON.stringify([...seen])}`);
 });
 
 test('a spec, a label or v nested 5,000 to 100,000 deep is rejected with its code, in either topic', () => {

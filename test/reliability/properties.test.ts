@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { decodeLifecycle, decodeStats, type DecodeLimits } from '../../src/ingest/decode.ts';
+import { decodeLifecycle, decodeStats, type DecodeLimits } from '../../src/ingest/decode/decode.ts';
 import { METRIC_TYPES, METRIC_UNITS } from '../../src/ingest/contract.ts';
 import { copyInto, copyText } from '../../src/ingest/copy.ts';
 import { ChunkBuilder, METRICS_COPY, addMetricRows } from '../../src/ingest/rows.ts';

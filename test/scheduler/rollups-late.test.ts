@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { withTransaction } from '../../src/db/tx.ts';
 import type { StatsMessage } from '../../src/ingest/contract.ts';
-import { TouchedWindows } from '../../src/ingest/invalidations.ts';
+import { TouchedWindows } from '../../src/ingest/write/invalidations.ts';
 import type { RunningWorker } from '../../src/worker.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { produce, testTopics } from '../helpers/kafka.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Pool, PoolClient } from '../../src/db/pool.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import type { StatsMessage } from '../../src/ingest/contract.ts';
-import { TouchedWindows } from '../../src/ingest/invalidations.ts';
+import { TouchedWindows } from '../../src/ingest/write/invalidations.ts';
 
 export const ALPHA = 0.01;
 export const QS = [0.5, 0.95, 0.99] as const;

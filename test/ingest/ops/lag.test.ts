@@ -6,12 +6,12 @@ import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { refreshLag, startLagMonitor } from '../../src/ingest/lag.ts';
-import { createLocalKafka, type Admin } from '../../src/kafka/client.ts';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import { createLogger } from '../../src/log.ts';
-import { createMetrics, type Metrics } from '../../src/metrics.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { refreshLag, startLagMonitor } from '../../../src/ingest/ops/lag.ts';
+import { createLocalKafka, type Admin } from '../../../src/kafka/client.ts';
+import { ensureTopics } from '../../../src/kafka/topics.ts';
+import { createLogger } from '../../../src/log.ts';
+import { createMetrics, type Metrics } from '../../../src/metrics.ts';
+import { freshDatabase, type TestDatabase } from '../../helpers/db.ts';
 
 const brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean) ?? [];
 

@@ -4,7 +4,7 @@
 // A dead letter's source header is only a header: anyone who can write to the DLQ can forge it, so
 // only the configured source topics are replayed to, unless the operator names the target (`to`).
 import { randomUUID } from 'node:crypto';
-import type { IHeaders, Kafka } from '../kafka/client.ts';
+import type { IHeaders, Kafka } from '../../kafka/client.ts';
 import { DLQ_HEADERS, header } from './dlq.ts';
 
 export interface ReplayOptions {

@@ -1,9 +1,10 @@
 // Placeholder applications expire when never registered: only an old placeholder with no instance
-// and no recent metrics goes; registered apps, young placeholders and live ones stay.
+// and no recent metrics goes; registered apps, young placeholders and live ones stay. The cache of
+// known applications forgets them after its TTL, on access, with no timer.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { expirePlaceholderApps } from '../../src/ingest/placeholder-apps.ts';
+import { freshDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { KnownApps, expirePlaceholderApps } from '../../../src/ingest/write/placeholder-apps.ts';
 
 let db: TestDatabase;
 before(async () => {
@@ -28,4 +29,19 @@ test('expiry deletes old placeholders that have no instance and no metrics withi
   assert.equal(await expirePlaceholderApps(db.pool, 24), 1);
   const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM applications ORDER BY name');
   assert.deepEqual(rows.map((r) => r.name), ['old-registered', 'old-with-instance', 'old-with-recent-metrics', 'young']);
+});
+
+test('known applications are forgotten once the TTL has passed since the cache was last emptied, and on clear()', () => {
+  let now = 1_000;
+  const known = new KnownApps(60_000, () => now);
+  known.add('a');
+  now += 59_999;
+  assert.equal(known.has('a'), true);
+  known.add('b');
+  now += 1;
+  assert.equal(known.has('a'), false, 'the TTL counts from when the cache was emptied, not from each add');
+  assert.equal(known.has('b'), false);
+  known.add('c');
+  known.clear();
+  assert.equal(known.has('c'), false);
 });

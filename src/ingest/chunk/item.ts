@@ -1,10 +1,16 @@
 // One consumed message after decoding, and what becomes of it: stored, dead-lettered or skipped.
-// Produced by decode.ts, written by writer.ts, dead-lettered through dlq.ts.
-import type { IHeaders } from '../kafka/client.ts';
-import type { LifecycleMessage, StatsMessage } from './contract.ts';
-import type { Rejection } from './decode.ts';
+// Produced by the decode stage, written by the write stage, dead-lettered through dead-letters/.
+import type { IHeaders } from '../../kafka/client.ts';
+import type { ErrorCode } from '../../errors.ts';
+import type { LifecycleMessage, StatsMessage } from '../contract.ts';
 
 export type TopicKind = 'stats' | 'lifecycle';
+
+/** Why a message is not stored: a stable dead-letter code and a message for the operator. */
+export interface Rejection {
+  code: ErrorCode;
+  message: string;
+}
 
 export interface Item {
   offset: bigint;

@@ -3,11 +3,11 @@
 // offset follows PostgreSQL). Refreshed periodically into metrics.consumerLag by a loop that never
 // throws: a failed refresh is logged, counted, and retried after a longer pause. The time lag of a
 // partition with messages waiting is now minus the producer timestamp of the oldest one (lag-time.ts).
-import type { Pool } from '../db/pool.ts';
-import { errorMessage } from '../errors.ts';
-import type { Admin } from '../kafka/client.ts';
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Pool } from '../../db/pool.ts';
+import { errorMessage } from '../../errors.ts';
+import type { Admin } from '../../kafka/client.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import { timestampAt } from './lag-time.ts';
 
 export interface LagMonitorDeps {

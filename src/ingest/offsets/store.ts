@@ -1,7 +1,7 @@
 // Stored offsets: the source of truth for what is in PostgreSQL. Each batch advances its
 // topic-partition with a compare-and-set in the batch's own transaction.
-import { IngestError } from '../errors.ts';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { IngestError } from '../../errors.ts';
+import type { Pool, PoolClient } from '../../db/pool.ts';
 
 /** Next offset to store for a topic-partition, creating the row at `initial` when there is none. */
 export async function loadStoredOffset(pool: Pool, topic: string, partition: number, initial: string, workerId: string): Promise<bigint> {

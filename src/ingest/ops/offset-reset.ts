@@ -1,9 +1,9 @@
 // Moving stored offsets (ingest_offsets) for operators: the plan, then the move through the same
 // compare-and-set workers use, so a live worker's batch in flight fails its own compare-and-set,
 // rolls back and seeks to the new position; it never writes over it. Kafka's group offsets follow.
-import type { Pool } from '../db/pool.ts';
-import type { Admin } from '../kafka/client.ts';
-import { committedOffsets, describeGroup, holderOf } from '../kafka/group.ts';
+import type { Pool } from '../../db/pool.ts';
+import type { Admin } from '../../kafka/client.ts';
+import { committedOffsets, describeGroup, holderOf } from '../../kafka/group.ts';
 
 export type ResetTarget = { kind: 'latest' } | { kind: 'time'; ms: number } | { kind: 'offset'; offset: number };
 

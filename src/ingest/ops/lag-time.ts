@@ -1,6 +1,6 @@
 // Time lag: the producer timestamp of the oldest unconsumed message of a partition, found through
 // the broker's offset-by-timestamp lookup (ListOffsets), since kafkajs cannot read one message by offset.
-import type { Admin } from '../kafka/client.ts';
+import type { Admin } from '../../kafka/client.ts';
 
 export type TimestampLookup = Pick<Admin, 'fetchTopicOffsetsByTimestamp'>;
 

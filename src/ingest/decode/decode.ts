@@ -1,15 +1,14 @@
-// Value bytes -> a validated contract message, or a rejection with a stable error code.
+// The decode stage: value bytes -> a validated contract message, or a rejection with a stable
+// error code; a run of consumed messages -> a typed Chunk.
 import type { z } from 'zod';
-import { errorMessage, type ErrorCode } from '../errors.ts';
-import type { KafkaMessage } from '../kafka/client.ts';
-import { placeholderFailure } from '../kafka/placeholders.ts';
-import { lifecycleMessage, statsMessage, type LifecycleMessage, type StatsMessage } from './contract.ts';
-import type { Item, TopicKind } from './item.ts';
+import { errorMessage, type ErrorCode } from '../../errors.ts';
+import type { KafkaMessage } from '../../kafka/client.ts';
+import { placeholderFailure } from '../../kafka/placeholders.ts';
+import { lifecycleMessage, statsMessage, type LifecycleMessage, type StatsMessage } from '../contract.ts';
+import type { Chunk } from '../chunk/chunk.ts';
+import type { Item, Rejection, TopicKind } from '../chunk/item.ts';
 
-export interface Rejection {
-  code: ErrorCode;
-  message: string;
-}
+export type { Rejection } from '../chunk/item.ts';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: Rejection };
 
@@ -37,7 +36,7 @@ function parseJson(value: Buffer, limits: DecodeLimits): Decoded<Record<string, 
   try {
     text = utf8.decode(value);
   } catch {
-    return { ok: false, error: { code: 'E_JSON', message: 'value is not valid UTF-8' } };
+    return { ok: false, error: { code: 'E_UTF8', message: 'value is not valid UTF-8' } };
   }
   let parsed: unknown;
   try {
@@ -113,11 +112,13 @@ export function decodeLifecycle(value: Buffer, limits: DecodeLimits): Decoded<Li
   return guarded(() => decodeWith(lifecycleMessage, value, limits, 'spec'));
 }
 
+type Consumed = Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'headers'>;
+
 /**
  * A consumed message -> an Item: decoded, rejected with a code, a tombstone, or a placeholder of a
  * record batch the codec refused (its value is not available: the dead letter carries none).
  */
-export function decodeMessage(kind: TopicKind, m: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'headers'>, limits: DecodeLimits): Item {
+export function decode(kind: TopicKind, m: Consumed, limits: DecodeLimits): Item {
   const item: Item = { offset: BigInt(m.offset), key: m.key, value: m.value, headers: m.headers };
   const batchFailure = placeholderFailure(m.headers);
   if (batchFailure) return { ...item, headers: undefined, rejected: batchFailure };
@@ -127,4 +128,10 @@ export function decodeMessage(kind: TopicKind, m: Pick<KafkaMessage, 'offset' | 
   else if (kind === 'stats') item.stats = d.value as StatsMessage;
   else item.lifecycle = d.value as LifecycleMessage;
   return item;
+}
+
+/** Decodes `messages` (consecutive, in offset order, none below `from`) into the chunk [from, last + 1). */
+export function decodeChunk(source: Pick<Chunk, 'kind' | 'topic' | 'partition'>, from: bigint, messages: Consumed[], limits: DecodeLimits): Chunk {
+  const to = BigInt(messages[messages.length - 1]!.offset) + 1n;
+  return { ...source, from, to, items: messages.map((m) => decode(source.kind, m, limits)) };
 }

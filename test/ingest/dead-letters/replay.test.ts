@@ -1,13 +1,13 @@
 // dlq replay: dead letters go back to their source topic and, once the cause is fixed, are stored.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { replayDlq } from '../../src/ingest/replay.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { ensureTopics } from '../../src/kafka/topics.ts';
-import { brokers, headerText, kafka, produce, readAll, testTopics, type TestTopics } from '../helpers/kafka.ts';
-import { stats } from '../helpers/messages.ts';
-import { startTestWorker, waitUntil, workerEnv } from '../helpers/worker.ts';
-import type { RunningWorker } from '../../src/worker.ts';
+import { replayDlq } from '../../../src/ingest/dead-letters/replay.ts';
+import { freshDatabase, type TestDatabase } from '../../helpers/db.ts';
+import { ensureTopics } from '../../../src/kafka/topics.ts';
+import { brokers, headerText, kafka, produce, readAll, testTopics, type TestTopics } from '../../helpers/kafka.ts';
+import { stats } from '../../helpers/messages.ts';
+import { startTestWorker, waitUntil, workerEnv } from '../../helpers/worker.ts';
+import type { RunningWorker } from '../../../src/worker.ts';
 
 let db: TestDatabase;
 let topics: TestTopics;

@@ -1,8 +1,8 @@
 // Late rows and rollups: the distinct (app, metric_type, minute) windows a chunk writes, logged in
 // the chunk's transaction when they lie below the rollup watermark (migration 000009), so the
 // rollups job recomputes exactly those windows however late the rows came.
-import type { PoolClient } from '../db/pool.ts';
-import { METRIC_TYPES, type StatsMessage } from './contract.ts';
+import type { PoolClient } from '../../db/pool.ts';
+import { METRIC_TYPES, type StatsMessage } from '../contract.ts';
 
 const MINUTE_MS = 60_000;
 /** Bench only: measures ingestion without the log (the rollups are then NOT exact for late rows). */

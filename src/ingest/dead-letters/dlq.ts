@@ -1,8 +1,8 @@
 // The dead-letter topic: original key and value bytes untouched, original headers kept, and
 // context headers saying why (in the manner of Kafka Connect's __connect.errors.* headers). A value
 // larger than the DLQ topic accepts is truncated, with headers saying so and giving the original size.
-import type { IHeaders, Message, Producer } from '../kafka/client.ts';
-import type { Rejection } from './decode.ts';
+import type { IHeaders, Message, Producer } from '../../kafka/client.ts';
+import type { Rejection } from '../chunk/item.ts';
 
 export const DLQ_HEADERS = {
   code: 'orchestry.error.code',

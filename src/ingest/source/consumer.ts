@@ -1,0 +1,171 @@
+// The source: the only stage that speaks kafkajs. Both contract topics in one group; each fetched
+// batch is cut into chunks and handed to the pipeline chunk by chunk; seeks, the group state for
+// readiness, and Kafka's committed offset, which follows PostgreSQL's (ingest_offsets), never leads.
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+import { IngestError, errorMessage } from '../../errors.ts';
+import { RECONNECT_BACKOFF_MAX_MS, type Consumer, type EachBatchPayload, type Kafka, type Producer } from '../../kafka/client.ts';
+import { splitBatch } from '../chunk/chunk.ts';
+import type { Pipeline } from '../pipeline.ts';
+import { sessionOf, type Session } from './session.ts';
+
+/** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
+function faultAfterDbCommit(): void {
+  if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');
+}
+
+/** Fails start-up with one clear message when a contract topic is missing (auto-creation is off). */
+export async function checkTopicsExist(kafka: Kafka, names: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = names.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      throw new IngestError('E_CONFIG', `Kafka topic(s) ${missing.join(', ')} do not exist: create them (stats and lifecycle with 6 partitions, the DLQ with 3) or set KAFKA_TOPIC_*`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The producer of dead letters: idempotent, one request in flight, never creating topics. */
+export async function connectProducer(kafka: Kafka): Promise<Producer> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  return producer;
+}
+
+export interface SourceDeps {
+  config: Config;
+  kafka: Kafka;
+  logger: Logger;
+  metrics: Metrics;
+  pipeline: Pick<Pipeline, 'process' | 'recover'>;
+  /** Called on each group join (a new generation: cached stored offsets are stale). */
+  onJoin(): void;
+}
+
+export interface Source {
+  consumer: Consumer;
+  /** Why the consumer cannot take work now, or undefined when it can (see Ingest.problem). */
+  problem(): string | undefined;
+  stop(): Promise<void>;
+}
+
+function createConsumer(kafka: Kafka, config: Config): Consumer {
+  return kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: 3000,
+    allowAutoTopicCreation: false,
+    minBytes: 64 * 1024,
+    maxWaitTimeInMs: Math.max(config.batch.maxWaitMs, 10),
+    maxBytes: Math.max(config.batch.maxBytes, 1024 * 1024),
+    maxBytesPerPartition: Math.max(Math.floor(config.batch.maxBytes / 2), 1024 * 1024),
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: RECONNECT_BACKOFF_MAX_MS },
+  });
+}
+
+/** Group membership as readiness sees it: joined, and the last GROUP_JOIN or answered heartbeat. */
+function watchGroup(consumer: Consumer, deps: SourceDeps): { joined: () => boolean; lastContact: () => number; left: () => void } {
+  const { metrics, logger } = deps;
+  let joined = false;
+  let lastContact = 0; // Date.now()
+  const left = () => {
+    joined = false;
+    metrics.consumerReady.set(0);
+  };
+  consumer.on(consumer.events.HEARTBEAT, () => {
+    lastContact = Date.now();
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    lastContact = Date.now();
+    deps.onJoin();
+    metrics.consumerReady.set(1);
+    logger.info({ groupId: e.payload.groupId, memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined the consumer group');
+  });
+  for (const ev of [consumer.events.CRASH, consumer.events.DISCONNECT, consumer.events.STOP, consumer.events.REBALANCING]) consumer.on(ev, left);
+  return { joined: () => joined, lastContact: () => lastContact, left };
+}
+
+/** One fetched batch: its chunks in order through the pipeline, then Kafka's offset after PostgreSQL's. */
+async function consumeBatch(consumer: Consumer, deps: SourceDeps, payload: EachBatchPayload, session: Session): Promise<void> {
+  const { topic, partition } = payload.batch;
+  // Kafka's committed offset follows PostgreSQL's, once per fetched batch (it only saves
+  // re-reading after a restart, so it need not cost a round trip per chunk).
+  let next: bigint | undefined;
+  try {
+    for (const messages of splitBatch(payload.batch.messages, deps.config.batch)) {
+      if (!session.active()) return;
+      const outcome = await deps.pipeline.process(topic, partition, messages, session);
+      if (outcome.kind === 'stopped') return;
+      if (outcome.kind === 'seek') {
+        consumer.seek({ topic, partition, offset: outcome.offset.toString() });
+        return;
+      }
+      if (outcome.kind === 'fenced') {
+        next = undefined;
+        const current = await deps.pipeline.recover(topic, partition);
+        if (current !== undefined) seekIfAssigned(consumer, topic, partition, current);
+        return;
+      }
+      payload.resolveOffset(messages[messages.length - 1]!.offset);
+      next = outcome.next;
+      faultAfterDbCommit();
+      if (!(await session.heartbeat())) return;
+    }
+  } finally {
+    if (next !== undefined) await commitKafkaOffset(consumer, deps.logger, topic, partition, next);
+  }
+}
+
+function seekIfAssigned(consumer: Consumer, topic: string, partition: number, offset: bigint): void {
+  try {
+    consumer.seek({ topic, partition, offset: offset.toString() });
+  } catch {
+    // no longer assigned here: the new owner starts from the stored offset
+  }
+}
+
+async function commitKafkaOffset(consumer: Consumer, logger: Logger, topic: string, partition: number, next: bigint): Promise<void> {
+  try {
+    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+  } catch (err) {
+    // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
+    logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
+  }
+}
+
+/** Joins the group on both contract topics and runs the pipeline on every fetched batch. */
+export async function startSource(deps: SourceDeps): Promise<Source> {
+  const { config, kafka, logger } = deps;
+  const topics = config.kafka.topics;
+  const consumer = createConsumer(kafka, config);
+  const group = watchGroup(consumer, deps);
+  let stopping = false;
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.stats, topics.lifecycle], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: config.batch.partitionsConcurrency,
+    eachBatch: (payload) => consumeBatch(consumer, deps, payload, sessionOf(payload, () => stopping)),
+  });
+  return {
+    consumer,
+    problem() {
+      if (!group.joined()) return 'the consumer has not joined its group';
+      const silentMs = Date.now() - group.lastContact();
+      if (silentMs > config.kafka.sessionTimeoutMs) return `no heartbeat answered by the group coordinator for ${Math.round(silentMs / 1000)} s`;
+      return undefined;
+    },
+    async stop() {
+      stopping = true;
+      await consumer.disconnect().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'consumer disconnect failed'));
+      group.left();
+    },
+  };
+}
