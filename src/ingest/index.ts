@@ -69,20 +69,16 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     retry: new RetryPolicy(config.dbRetryMaxBackoffMs, new Backpressure((paused) => metrics.paused.set(paused ? 1 : 0))),
     writer,
   });
-  let source;
-  try {
-    source = await startSource({ config, kafka, logger, metrics, pipeline, onJoin: () => cursor.reset() });
-  } catch (err) {
+  const source = await startSource({ config, kafka, logger, metrics, pipeline, onJoin: () => cursor.reset() }).catch(async (err: unknown) => {
     await producer.disconnect().catch(() => {});
     throw err;
-  }
-  const running = source;
+  });
   return {
-    consumer: running.consumer,
+    consumer: source.consumer,
     producer,
-    problem: () => running.problem(),
+    problem: () => source.problem(),
     async stop() {
-      await running.stop();
+      await source.stop();
       await producer.disconnect().catch(() => {});
       knownApps.clear();
     },
