@@ -36,6 +36,7 @@ export class Backpressure {
     if (this.waiting > 0 && --this.waiting === 0) this.onChange(false);
   }
 
+  /** How many chunks are waiting now. */
   get size(): number {
     return this.waiting;
   }
