@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { test } from 'node:test';
-import { ConfigError, describeConfig, envSchema, loadConfig, mask, maskUrl } from '../src/config.ts';
+import { ConfigError, describeConfig, envSchema, loadConfig } from '../src/config.ts';
+import { mask, maskUrl } from '../src/mask.ts';
 import { runCliClean as runCli } from './helpers/cli.ts';
 
 /** Every variable's default as `orchestry-ingest config` prints it ('(unset)' = optional, no default). */
