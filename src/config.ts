@@ -5,7 +5,12 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { mask, UNPARSABLE_URL } from './mask.ts';
 
-export { mask, maskUrl } from './mask.ts';
+/** The topics' default names (also what the local stack creates). */
+export const DEFAULT_TOPICS = {
+  stats: 'orchestry.container.stats',
+  lifecycle: 'orchestry.container.lifecycle',
+  dlq: 'orchestry.ingest.dlq',
+} as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z
@@ -37,9 +42,9 @@ export const envSchema = z.object({
   KAFKA_BROKERS: csv.optional(),
   KAFKA_CLIENT_ID: z.string().min(1).default('orchestry-ingest'),
   KAFKA_GROUP_ID: z.string().min(1).default('orchestry-ingest'),
-  KAFKA_TOPIC_STATS: topic.default('orchestry.container.stats'),
-  KAFKA_TOPIC_LIFECYCLE: topic.default('orchestry.container.lifecycle'),
-  KAFKA_TOPIC_DLQ: topic.default('orchestry.ingest.dlq'),
+  KAFKA_TOPIC_STATS: topic.default(DEFAULT_TOPICS.stats),
+  KAFKA_TOPIC_LIFECYCLE: topic.default(DEFAULT_TOPICS.lifecycle),
+  KAFKA_TOPIC_DLQ: topic.default(DEFAULT_TOPICS.dlq),
   KAFKA_SSL: bool.default(false),
   KAFKA_SSL_CA_FILE: z.string().optional(),
   KAFKA_SSL_REJECT_UNAUTHORIZED: bool.default(true),
@@ -115,6 +120,8 @@ export interface Config {
   db: {
     url: string | undefined;
     replicaUrl: string | undefined;
+    /** DATABASE_REPLICA_URL, else DATABASE_URL: where read-only commands read. */
+    readUrl?: string | undefined;
     poolMax: number;
     ssl: 'disable' | 'require' | 'verify-full';
     sslCaFile: string | undefined;
@@ -163,28 +170,44 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * What a caller can require of the environment. `DATABASE_READ` is a database to read from:
+ * DATABASE_REPLICA_URL when it is set, else DATABASE_URL (read-only commands stay off the primary).
+ */
+export type Requirement = 'KAFKA_BROKERS' | 'DATABASE_URL' | 'DATABASE_READ';
+
+/** The configuration with the required parts known to be present (narrowed once, by loadConfig). */
+export type ConfigWith<R extends Requirement> = Config &
+  ('KAFKA_BROKERS' extends R ? { kafka: { brokers: string[] } } : unknown) &
+  ('DATABASE_URL' extends R ? { db: { url: string } } : unknown) &
+  ('DATABASE_READ' extends R ? { db: { readUrl: string } } : unknown);
+
+/** What the worker (`run`, `start`) requires. */
+export const WORKER_REQUIRES = ['KAFKA_BROKERS', 'DATABASE_URL'] as const satisfies readonly Requirement[];
+
+const LOCAL_STACK_HINT = '(or use `orchestry-ingest start`, which brings up a local stack)';
+
+type Problem = { variable: string; reason: string };
+
 /** How a configuration error shows the bad value: masked, and an unparsable URL not at all. */
 function gotValue(variable: string, value: string | undefined): string {
   const shown = value === undefined ? undefined : mask(variable, value);
   return shown === UNPARSABLE_URL ? 'value not shown: not a parsable URL' : `got ${JSON.stringify(shown)}`;
 }
 
-/** Parses the environment. Empty strings count as unset, as in most twelve-factor tools. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** The schema's variables that are set: empty strings count as unset, as in most twelve-factor tools. */
+function setVariables(env: NodeJS.ProcessEnv): Record<string, string> {
   const raw: Record<string, string> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const v = env[key];
     if (v !== undefined && v.trim() !== '') raw[key] = v.trim();
   }
-  const parsed = envSchema.safeParse(raw);
-  const problems: { variable: string; reason: string }[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const variable = String(issue.path[0] ?? '(environment)');
-      problems.push({ variable, reason: `${issue.message} (${gotValue(variable, raw[variable])})` });
-    }
-  }
-  const e = parsed.success ? parsed.data : undefined;
+  return raw;
+}
+
+/** Variables that only make sense together: each missing one of a group that is partly set. */
+function groupProblems(raw: Record<string, string>): Problem[] {
+  const problems: Problem[] = [];
   const s3Keys = ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const;
   if (s3Keys.some((v) => raw[v] !== undefined)) {
     for (const v of s3Keys) if (raw[v] === undefined) problems.push({ variable: v, reason: 'must be set when the other S3 key variable is set' });
@@ -195,12 +218,52 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (raw[v] === undefined) problems.push({ variable: v, reason: 'must be set when any KAFKA_SASL_* variable is set' });
     }
   }
-  if (problems.length > 0 || !e) {
-    // One line per variable, its reasons joined.
-    const merged = new Map<string, string[]>();
-    for (const p of problems) merged.set(p.variable, [...(merged.get(p.variable) ?? []), p.reason]);
-    throw new ConfigError([...merged].map(([variable, reasons]) => ({ variable, reason: reasons.join('; ') })));
+  return problems;
+}
+
+/** The required variables that are not set. */
+function requirementProblems(raw: Record<string, string>, required: readonly Requirement[]): Problem[] {
+  const problems: Problem[] = [];
+  if (required.includes('KAFKA_BROKERS') && raw.KAFKA_BROKERS === undefined) {
+    problems.push({ variable: 'KAFKA_BROKERS', reason: `is required for this command ${LOCAL_STACK_HINT}` });
   }
+  if (required.includes('DATABASE_URL') && raw.DATABASE_URL === undefined) {
+    problems.push({ variable: 'DATABASE_URL', reason: `is required for this command ${LOCAL_STACK_HINT}` });
+  } else if (required.includes('DATABASE_READ') && raw.DATABASE_URL === undefined && raw.DATABASE_REPLICA_URL === undefined) {
+    problems.push({ variable: 'DATABASE_URL', reason: `is required for this command (DATABASE_REPLICA_URL also serves it) ${LOCAL_STACK_HINT}` });
+  }
+  return problems;
+}
+
+/** One problem per variable, its reasons joined. */
+function merged(problems: Problem[]): Problem[] {
+  const byVariable = new Map<string, string[]>();
+  for (const p of problems) byVariable.set(p.variable, [...(byVariable.get(p.variable) ?? []), p.reason]);
+  return [...byVariable].map(([variable, reasons]) => ({ variable, reason: reasons.join('; ') }));
+}
+
+/**
+ * Parses the environment once: a bad value, a partial group (SASL, S3 keys) or a variable in
+ * `require` that is not set throws one ConfigError naming every such variable. The result's type
+ * says which of the required parts are present, so no caller checks them again.
+ */
+export function loadConfig<R extends Requirement = never>(env: NodeJS.ProcessEnv = process.env, opts: { require?: readonly R[] } = {}): ConfigWith<R> {
+  const raw = setVariables(env);
+  const parsed = envSchema.safeParse(raw);
+  const problems: Problem[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '(environment)');
+      problems.push({ variable, reason: `${issue.message} (${gotValue(variable, raw[variable])})` });
+    }
+  }
+  problems.push(...groupProblems(raw), ...requirementProblems(raw, opts.require ?? []));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(merged(problems));
+  return fromEnv(parsed.data) as ConfigWith<R>;
+}
+
+/** The configuration object of a parsed environment. */
+function fromEnv(e: Env): Config {
   return {
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -217,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     db: {
       url: e.DATABASE_URL,
       replicaUrl: e.DATABASE_REPLICA_URL,
+      readUrl: e.DATABASE_REPLICA_URL ?? e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
       ssl: e.DATABASE_SSL,
       sslCaFile: e.DATABASE_SSL_CA_FILE,

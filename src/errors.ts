@@ -1,5 +1,7 @@
 // Typed errors with stable codes. `retryable` decides what the caller does: retry/pause the
-// consumer (true), or dead-letter the message / fail the job (false).
+// consumer (true), or dead-letter the message / fail the job (false). A dead-letter code (the
+// decoder's E_JSON .. E_INTERNAL, the writer's E_DB_REJECTED) means one thing only; PostgreSQL
+// errors are classified in src/db/errors.ts (DbError carries E_DB_REJECTED or E_DB_UNAVAILABLE).
 
 export type ErrorCode =
   | 'E_CONFIG'
@@ -17,6 +19,8 @@ export type ErrorCode =
   | 'E_FENCED'
   | 'E_JOB_RUNNING'
   | 'E_JOB_UNKNOWN'
+  /** A job's parameters do not parse (CLI exit 2, HTTP 400); never a dead-letter code. */
+  | 'E_JOB_PARAMS'
   | 'E_MIGRATION_CHANGED'
   | 'E_ARCHIVE_CORRUPT'
   | 'E_ARCHIVE_MISSING'

@@ -5,7 +5,8 @@
 //   2. every finished line has the password of any `scheme://user:password@host` masked;
 //   3. every finished line has the literal secret values it was given (`secrets`) masked.
 import pino, { type Logger } from 'pino';
-import { maskUrl, type Config } from './config.ts';
+import type { Config } from './config.ts';
+import { maskUrl } from './mask.ts';
 
 export type { Logger };
 
@@ -16,9 +17,6 @@ const MAX_DEPTH = 8;
 const SERIALIZED = Symbol('serialized');
 /** Literal secrets shorter than this are not scrubbed from free text (they would mangle ordinary words). */
 const MIN_LITERAL_SECRET = 6;
-
-/** Masks URL passwords in a string (the one implementation lives in config.ts). */
-export const maskUrlPasswords = maskUrl;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -35,7 +33,7 @@ export function createScrubber(secrets: readonly (string | undefined)[] = []): (
   }
   const literal = forms.size > 0 ? new RegExp([...forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : undefined;
   return (text) => {
-    const masked = maskUrlPasswords(text);
+    const masked = maskUrl(text);
     return literal ? masked.replace(literal, CENSOR) : masked;
   };
 }

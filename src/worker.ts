@@ -1,7 +1,7 @@
 // The worker: migrations, the consumer, the scheduler and the HTTP server, started together and
 // stopped in order (HTTP last, so /readyz reports the shutdown).
 import { Registry } from 'prom-client';
-import type { Config } from './config.ts';
+import type { ConfigWith, WORKER_REQUIRES } from './config.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createPool, createProbePool, type Pool } from './db/pool.ts';
@@ -14,8 +14,11 @@ import { startHttpServer } from './http/server.ts';
 import { poolHealthChecks } from './http/readiness.ts';
 import { errorMessage } from './errors.ts';
 
+/** The configuration the worker runs with: KAFKA_BROKERS and DATABASE_URL known to be set. */
+export type WorkerConfig = ConfigWith<(typeof WORKER_REQUIRES)[number]>;
+
 export interface RunningWorker {
-  config: Config;
+  config: WorkerConfig;
   pool: Pool;
   metrics: Metrics;
   ingest: Ingest;
@@ -38,11 +41,11 @@ export interface WorkerOptions {
  * ingest pool, so probes and batches never queue behind each other); close() ends both.
  */
 async function startHttp(
-  deps: { config: Config; logger: Logger; metrics: Metrics; pool: Pool; scheduler: Scheduler | undefined },
+  deps: { config: WorkerConfig; logger: Logger; metrics: Metrics; pool: Pool; scheduler: Scheduler | undefined },
   consumerProblem: () => string | undefined,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { config, logger, scheduler } = deps;
-  const probePool = createProbePool({ ...config.db, url: config.db.url ?? '' }, PROBE_TIMEOUT_MS);
+  const probePool = createProbePool(config.db, PROBE_TIMEOUT_MS);
   try {
     const server = await startHttpServer({
       config,
@@ -66,10 +69,9 @@ async function startHttp(
   }
 }
 
-export async function startWorker(config: Config, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
-  if (!config.db.url || !config.kafka.brokers) throw new Error('startWorker needs DATABASE_URL and KAFKA_BROKERS');
+export async function startWorker(config: WorkerConfig, logger: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const metrics = createMetrics(opts.registry ?? new Registry());
-  const pool = createPool({ ...config.db, url: config.db.url });
+  const pool = createPool(config.db);
   const stops: (() => Promise<void>)[] = [];
   let closeHttp: (() => Promise<void>) | undefined;
   try {
@@ -92,7 +94,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
       closeHttp = () => server.close();
     }
 
-    const kafka = createKafka({ ...config.kafka, brokers: config.kafka.brokers }, logger.child({ component: 'kafkajs' }));
+    const kafka = createKafka(config.kafka, logger.child({ component: 'kafkajs' }));
     const running = await startIngest({ config, kafka, pool, logger: logger.child({ component: 'ingest' }), metrics });
     consumer.ingest = running;
     // The consumer stops first: it finishes its batch in flight before jobs and HTTP go.
@@ -140,7 +142,7 @@ export async function startWorker(config: Config, logger: Logger, opts: WorkerOp
 }
 
 /** Runs the worker until SIGTERM/SIGINT; returns the exit code (0 on a clean stop in time). */
-export async function runWorkerUntilSignal(config: Config, logger: Logger): Promise<number> {
+export async function runWorkerUntilSignal(config: WorkerConfig, logger: Logger): Promise<number> {
   const worker = await startWorker(config, logger);
   logger.info({ workerId: config.workerId, groupId: config.kafka.groupId, topics: config.kafka.topics }, 'worker started');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

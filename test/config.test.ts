@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { test } from 'node:test';
-import { ConfigError, describeConfig, envSchema, loadConfig, mask, maskUrl } from '../src/config.ts';
+import { ConfigError, describeConfig, envSchema, loadConfig } from '../src/config.ts';
+import { mask, maskUrl } from '../src/mask.ts';
 import { runCliClean as runCli } from './helpers/cli.ts';
 
 /** Every variable's default as `orchestry-ingest config` prints it ('(unset)' = optional, no default). */
@@ -315,4 +316,44 @@ test('the archive destination defaults to ARCHIVE_DIR as a file:// URL; the S3 s
   const err = configError(() => loadConfig({ S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-s3-secret' }));
   assert.deepEqual(err.problems.map((p) => p.variable), ['S3_ACCESS_KEY_ID']);
   assert.ok(!err.message.includes('wJalrXUtnFEMI'), err.message);
+});
+
+test('require: a required variable that is not set is named, with the others that are bad, in one error', () => {
+  const err = configError(() => loadConfig({ HTTP_PORT: '99999' }, { require: ['KAFKA_BROKERS', 'DATABASE_URL'] }));
+  assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['DATABASE_URL', 'HTTP_PORT', 'KAFKA_BROKERS']);
+  assert.match(err.message, /^\s+KAFKA_BROKERS: is required for this command/m);
+  assert.match(err.message, /^\s+DATABASE_URL: is required for this command/m);
+  assert.equal(err.message.split('\n').length, 4);
+});
+
+test('require: a required variable that is set but bad is named once, for its value', () => {
+  const err = configError(() => loadConfig({ DATABASE_URL: 'mysql://x' }, { require: ['DATABASE_URL'] }));
+  assert.deepEqual(err.problems.map((p) => p.variable), ['DATABASE_URL']);
+  assert.doesNotMatch(err.message, /is required/);
+});
+
+test('require: the result carries the required values (the type narrows them once)', () => {
+  const c = loadConfig({ KAFKA_BROKERS: 'k1:9092', DATABASE_URL: 'postgres://u@db/o' }, { require: ['KAFKA_BROKERS', 'DATABASE_URL'] });
+  const brokers: string[] = c.kafka.brokers;
+  const url: string = c.db.url;
+  assert.deepEqual(brokers, ['k1:9092']);
+  assert.equal(url, 'postgres://u@db/o');
+  assert.equal(loadConfig({}).db.url, undefined, 'nothing required: nothing checked');
+});
+
+test('require DATABASE_READ: the replica when set, else the primary; one of them must be set', () => {
+  assert.equal(loadConfig({ DATABASE_URL: 'postgres://p/o' }, { require: ['DATABASE_READ'] }).db.readUrl, 'postgres://p/o');
+  assert.equal(loadConfig({ DATABASE_URL: 'postgres://p/o', DATABASE_REPLICA_URL: 'postgres://r/o' }, { require: ['DATABASE_READ'] }).db.readUrl, 'postgres://r/o');
+  assert.equal(loadConfig({ DATABASE_REPLICA_URL: 'postgres://r/o' }, { require: ['DATABASE_READ'] }).db.readUrl, 'postgres://r/o');
+  const err = configError(() => loadConfig({}, { require: ['DATABASE_READ'] }));
+  assert.deepEqual(err.problems.map((p) => p.variable), ['DATABASE_URL']);
+  assert.match(err.message, /DATABASE_REPLICA_URL also serves it/);
+});
+
+test('orchestry-ingest run without KAFKA_BROKERS and DATABASE_URL exits 2 naming both in one message', { timeout: 90_000 }, async () => {
+  const r = await runCli(['run'], { HTTP_PORT: '99999' });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^orchestry-ingest: invalid configuration:/);
+  for (const v of ['KAFKA_BROKERS', 'DATABASE_URL', 'HTTP_PORT']) assert.match(r.stderr, new RegExp(`^\\s+${v}: `, 'm'), `${v} named in: ${r.stderr}`);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 4, r.stderr);
 });

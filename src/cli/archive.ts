@@ -14,7 +14,7 @@ export function registerArchiveCommands(program: Command): void {
       'refused, with nothing inserted, unless its sha256, rows, columns, day and level check out. The partition is then kept by retention and archive until `jobs run archive --include-restored`')
     .argument('<url-or-file>', 's3://bucket/key, file:///path or a local path')
     .action(async (target: string) => {
-      const config = configOrExit();
+      const config = configOrExit({ require: ['DATABASE_URL'] });
       const pool = poolFor(config, 'orchestry-ingest-archive');
       try {
         const m = await restoreArchive(pool, target, config.archive.s3);

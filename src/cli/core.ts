@@ -1,6 +1,6 @@
 // config, migrate, schema, run, start.
 import type { Command } from 'commander';
-import { describeConfig } from '../config.ts';
+import { describeConfig, WORKER_REQUIRES } from '../config.ts';
 import { migrate, migrationStatus } from '../db/migrate.ts';
 import { contractJsonSchema } from '../ingest/contract.ts';
 import { runWorkerUntilSignal } from '../worker.ts';
@@ -23,7 +23,7 @@ export function registerCoreCommands(program: Command): void {
     .description('apply pending migrations (idempotent; safe to run from several processes at once)')
     .option('--status', 'only report applied and pending migrations')
     .action(async (opts: { status?: boolean }) => {
-      const config = configOrExit();
+      const config = configOrExit({ require: ['DATABASE_URL'] });
       const pool = poolFor(config, 'orchestry-ingest-migrate');
       try {
         if (opts.status) {
@@ -52,11 +52,7 @@ export function registerCoreCommands(program: Command): void {
     .command('run')
     .description('migrate, then consume and ingest until SIGTERM/SIGINT (needs KAFKA_BROKERS and DATABASE_URL)')
     .action(async () => {
-      const config = configOrExit();
-      if (!config.kafka.brokers || !config.db.url) {
-        process.stderr.write('orchestry-ingest: invalid configuration:\n  KAFKA_BROKERS / DATABASE_URL: both are required by `run` (`start` brings up a local stack instead)\n');
-        process.exit(2);
-      }
+      const config = configOrExit({ require: WORKER_REQUIRES });
       process.exitCode = await runWorkerUntilSignal(config, loggerFor(config));
     });
 
@@ -64,19 +60,20 @@ export function registerCoreCommands(program: Command): void {
     .command('start')
     .description('like run, but first brings up the embedded local stack for whatever is not configured')
     .action(async () => {
-      let config = configOrExit();
-      const logger = loggerFor(config);
-      if (!config.kafka.brokers || !config.db.url) {
+      const partial = configOrExit();
+      const logger = loggerFor(partial);
+      let env = process.env;
+      if (!partial.kafka.brokers || !partial.db.url) {
         const { stackUp } = await loadLocalStack('`orchestry-ingest start` without KAFKA_BROKERS and DATABASE_URL');
         const stack = await stackUp({
-          ...(config.db.url ? { databaseUrl: config.db.url } : {}),
-          ...(config.kafka.brokers ? { kafkaBrokers: config.kafka.brokers.join(',') } : {}),
-          topics: config.kafka.topics,
+          ...(partial.db.url ? { databaseUrl: partial.db.url } : {}),
+          ...(partial.kafka.brokers ? { kafkaBrokers: partial.kafka.brokers.join(',') } : {}),
+          topics: partial.kafka.topics,
           log: (line) => logger.info(line),
         });
-        config = configOrExit({ ...process.env, KAFKA_BROKERS: stack.kafkaBrokers, DATABASE_URL: stack.databaseUrl });
+        env = { ...process.env, KAFKA_BROKERS: stack.kafkaBrokers, DATABASE_URL: stack.databaseUrl };
         logger.info({ kafkaBrokers: stack.kafkaBrokers }, 'local stack is up (`orchestry-ingest stack down` stops it)');
       }
-      process.exitCode = await runWorkerUntilSignal(config, logger);
+      process.exitCode = await runWorkerUntilSignal(configOrExit({ require: WORKER_REQUIRES, env }), logger);
     });
 }

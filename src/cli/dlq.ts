@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.ts';
 import { replayDlq } from '../ingest/dead-letters/replay.ts';
-import { brokersFor, configOrExit, loggerFor } from './context.ts';
+import { configOrExit, loggerFor } from './context.ts';
 
 export function registerDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('the dead-letter topic');
@@ -15,8 +15,7 @@ export function registerDlqCommands(program: Command): void {
     .option('--to <topic>', 'publish the selected messages to this topic, whatever their source header says')
     .option('--timeout-ms <ms>', 'stop when no message arrives for this long', '5000')
     .action(async (opts: { code?: string; since?: string; to?: string; timeoutMs: string }) => {
-      const config = configOrExit();
-      const brokers = brokersFor(config);
+      const config = configOrExit({ require: ['KAFKA_BROKERS'] });
       const since = opts.since ? Date.parse(opts.since) : undefined;
       if (since !== undefined && Number.isNaN(since)) {
         process.stderr.write(`orchestry-ingest: --since: ${opts.since} is not an RFC 3339 time\n`);
@@ -26,7 +25,7 @@ export function registerDlqCommands(program: Command): void {
         process.stderr.write(`orchestry-ingest: --to: ${JSON.stringify(opts.to)} is not a legal Kafka topic name\n`);
         process.exit(2);
       }
-      const kafka = createKafka({ ...config.kafka, brokers }, loggerFor(config));
+      const kafka = createKafka(config.kafka, loggerFor(config));
       const res = await replayDlq(kafka, {
         dlqTopic: config.kafka.topics.dlq,
         sourceTopics: [config.kafka.topics.stats, config.kafka.topics.lifecycle],

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.ts';
-import { brokersFor, configOrExit } from './context.ts';
+import { configOrExit } from './context.ts';
 
 export function registerPublishCommands(program: Command): void {
   program
@@ -12,10 +12,9 @@ export function registerPublishCommands(program: Command): void {
     .argument('<topic>', 'stats | lifecycle | a topic name')
     .option('--file <path>', 'read from this file instead of stdin')
     .action(async (topicArg: string, opts: { file?: string }) => {
-      const config = configOrExit();
-      const brokers = brokersFor(config);
+      const config = configOrExit({ require: ['KAFKA_BROKERS'] });
       const topic = topicArg === 'stats' ? config.kafka.topics.stats : topicArg === 'lifecycle' ? config.kafka.topics.lifecycle : topicArg;
-      const producer = createKafka({ ...config.kafka, brokers }).producer({ allowAutoTopicCreation: false });
+      const producer = createKafka(config.kafka).producer({ allowAutoTopicCreation: false });
       await producer.connect();
       let sent = 0;
       try {

@@ -1,6 +1,7 @@
-// PostgreSQL errors classified once, by SQLSTATE: each becomes a typed error that says whether a
-// retry can help. The ingest retry policy and the batch splitter ask this module, nothing else.
-import { errorMessage, sqlState } from '../errors.ts';
+// PostgreSQL errors classified once, by SQLSTATE: each becomes a typed error with a stable code
+// that says whether a retry can help. The ingest retry policy, the batch splitter, the DDL lock
+// retries and the connection guard ask this module; nothing else reads SQLSTATEs to decide.
+import { errorMessage, sqlState, type ErrorCode } from '../errors.ts';
 
 export type DbErrorKind =
   /** A row is at fault (class 22 data exception, class 23 constraint): isolate it and dead-letter it. */
@@ -11,6 +12,9 @@ export type DbErrorKind =
   | 'transient';
 
 export class DbError extends Error {
+  /** E_DB_REJECTED for a row at fault (its dead-letter code), E_DB_UNAVAILABLE for anything a retry may cure. */
+  readonly code: Extract<ErrorCode, 'E_DB_REJECTED' | 'E_DB_UNAVAILABLE'>;
+
   constructor(
     readonly kind: DbErrorKind,
     readonly sqlState: string | undefined,
@@ -19,6 +23,7 @@ export class DbError extends Error {
   ) {
     super(message, options);
     this.name = 'DbError';
+    this.code = kind === 'row' ? 'E_DB_REJECTED' : 'E_DB_UNAVAILABLE';
   }
 
   /** Whether the same statement may succeed later: true unless a row is at fault. */
@@ -38,4 +43,24 @@ export function classifyDbError(err: unknown): DbError {
   if (state === '23514' && NO_PARTITION.test(message)) kind = 'missing-partition';
   else if (state !== undefined && (state.startsWith('22') || state.startsWith('23'))) kind = 'row';
   return new DbError(kind, state, message, { cause: err });
+}
+
+/** 55P03 lock_not_available (lock_timeout ran out) and 40P01 deadlock_detected. */
+const LOCK_CONTENTION = new Set(['55P03', '40P01']);
+
+/**
+ * Whether a statement failed only because it could not get its locks in time (lock_timeout) or
+ * was chosen as a deadlock victim: DDL under a lock timeout retries those, and nothing else.
+ */
+export function isLockContention(err: unknown): boolean {
+  const state = err instanceof DbError ? err.sqlState : sqlState(err);
+  return state !== undefined && LOCK_CONTENTION.has(state);
+}
+
+/**
+ * Whether a connection that saw `err` may be unusable: an error with no code at all did not come
+ * from the server (nor from a socket the driver names), so the client is not trusted again.
+ */
+export function connectionSuspect(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === undefined;
 }

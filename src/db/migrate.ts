@@ -84,9 +84,20 @@ export async function migrate(pool: Pool, opts: { dir?: string; log?: (msg: stri
   return done;
 }
 
-/** Pending migrations and whether applied ones are intact, for /readyz and `migrate --status`. */
-export async function migrationStatus(pool: Pool, source: string | Migration[] = MIGRATIONS_DIR): Promise<{ current: boolean; pending: string[]; applied: number }> {
-  const migrations = typeof source === 'string' ? readMigrations(source) : source;
+let shipped: Migration[] | undefined;
+
+/** The migrations shipped with this code, read and hashed once per process (they do not change under it). */
+function shippedMigrations(): Migration[] {
+  shipped ??= readMigrations();
+  return shipped;
+}
+
+/**
+ * Pending migrations and whether applied ones are intact, for /readyz and `migrate --status`: against
+ * the shipped migrations (read once), or those of `dir`.
+ */
+export async function migrationStatus(pool: Pool, dir?: string): Promise<{ current: boolean; pending: string[]; applied: number }> {
+  const migrations = dir === undefined ? shippedMigrations() : readMigrations(dir);
   const { rows: exists } = await pool.query<{ t: string | null }>(`SELECT to_regclass('orchestry_migrations')::text AS t`);
   if (!exists[0]?.t) return { current: false, pending: migrations.map((m) => m.name), applied: 0 };
   const { rows } = await pool.query<{ id: number; name: string; checksum: string }>('SELECT id, name, checksum FROM orchestry_migrations ORDER BY id');

@@ -2,10 +2,19 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type { Config } from '../config.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+
+/** What a pool is made from: the URL it connects to and the DATABASE_* settings. */
+export interface PoolOptions {
+  url: string;
+  poolMax: number;
+  ssl: 'disable' | 'require' | 'verify-full';
+  sslCaFile: string | undefined;
+  /** 0 leaves statements unbounded. */
+  statementTimeoutMs: number;
+}
 
 // bigint (int8) and numeric come back as strings by default; counts and offsets fit in a double
 // up to 2^53, and offsets are kept as strings where they are compared.
@@ -16,7 +25,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  * certificate; `verify-full` checks the chain (against DATABASE_SSL_CA_FILE, else the system CAs) and
  * that the certificate names the host of the URL (pg passes the host to tls.connect, IPs included).
  */
-function sslOptions(db: Pick<Config['db'], 'ssl' | 'sslCaFile'>): ConnectionOptions | undefined {
+function sslOptions(db: Pick<PoolOptions, 'ssl' | 'sslCaFile'>): ConnectionOptions | undefined {
   if (db.ssl === 'disable') return undefined;
   return { rejectUnauthorized: db.ssl === 'verify-full', ...(db.sslCaFile ? { ca: readFileSync(db.sslCaFile, 'utf8') } : {}) };
 }
@@ -29,7 +38,7 @@ export const PROBE_APPLICATION_NAME = 'orchestry-ingest-probe';
  * probe, batches never wait behind a probe, and a probe waits for no batch. Its statements and
  * connection attempts are bounded by `timeoutMs`.
  */
-export function createProbePool(db: Config['db'] & { url: string }, timeoutMs: number): Pool {
+export function createProbePool(db: PoolOptions, timeoutMs: number): Pool {
   const pool = new pg.Pool({
     connectionString: db.url,
     max: 1,
@@ -43,7 +52,7 @@ export function createProbePool(db: Config['db'] & { url: string }, timeoutMs: n
   return pool;
 }
 
-export function createPool(db: Config['db'] & { url: string }, applicationName = 'orchestry-ingest'): Pool {
+export function createPool(db: PoolOptions, applicationName = 'orchestry-ingest'): Pool {
   const ssl = sslOptions(db);
   const pool = new pg.Pool({
     connectionString: db.url,

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { IngestError } from '../errors.ts';
-import type { Scheduler } from '../scheduler/types.ts';
+import { JobParamsError, type Scheduler } from '../scheduler/types.ts';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -34,9 +34,7 @@ export const adminRoutes: FastifyPluginAsync<{ scheduler: Scheduler; adminToken:
       return reply.code(202).send({ runId, status: 'running', href: `/admin/jobs/runs/${runId}` });
     } catch (err) {
       if (err instanceof IngestError) {
-        if (err.code === 'E_SCHEMA') {
-          return reply.code(400).send({ error: err.message, reasons: (err as IngestError & { reasons?: string[] }).reasons ?? [err.message] });
-        }
+        if (err instanceof JobParamsError) return reply.code(400).send({ error: err.message, reasons: err.reasons });
         if (err.code === 'E_JOB_UNKNOWN') return reply.code(404).send({ error: err.message });
         if (err.code === 'E_JOB_RUNNING') return reply.code(409).send({ error: err.message });
       }

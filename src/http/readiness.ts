@@ -1,9 +1,10 @@
 // Readiness for /readyz and /metrics: the checks, each bounded in time, run by one caller at a time
 // and cached briefly, so any number of probes costs at most one round of queries a second.
-import { migrationStatus, readMigrations, type Migration } from '../db/migrate.ts';
+import { migrationStatus } from '../db/migrate.ts';
 import type { Pool } from '../db/pool.ts';
 import { errorMessage } from '../errors.ts';
-import { maskUrlPasswords, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { maskUrl } from '../mask.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HealthSource } from './types.ts';
 
@@ -21,14 +22,12 @@ export interface Readiness {
  * it its own one-connection probe pool (`createProbePool`), never the ingest pool.
  */
 export function poolHealthChecks(pool: Pool): Pick<HealthSource, 'checkDatabase' | 'migrationsCurrent'> {
-  let onDisk: Migration[] | undefined; // the files do not change under a running worker: read and hash them once
   return {
     async checkDatabase() {
       await pool.query('SELECT 1');
     },
     async migrationsCurrent() {
-      onDisk ??= readMigrations();
-      return (await migrationStatus(pool, onDisk)).current;
+      return (await migrationStatus(pool)).current;
     },
   };
 }
@@ -50,7 +49,7 @@ export async function checkReadiness(health: HealthSource, metrics: Metrics, tim
       const error = await withTimeout(problem, timeoutMs);
       return error === undefined ? { ok: true } : { ok: false, error };
     } catch (err) {
-      return { ok: false, error: maskUrlPasswords(errorMessage(err)) };
+      return { ok: false, error: maskUrl(errorMessage(err)) };
     }
   };
   const [consumer, database, migrations] = await Promise.all([

@@ -1,7 +1,6 @@
 // The one module that wraps kafkajs (no longer maintained): the rest of the project imports Kafka from here.
 import { readFileSync } from 'node:fs';
 import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
-import type { Config } from '../config.ts';
 import { registerCodecs } from './codecs.ts';
 import { kafkaLogCreator, type KafkaLogger } from './logs.ts';
 
@@ -28,7 +27,13 @@ export const { CompressionTypes, logLevel, KafkaJSError, Partitioners } = kafkaj
 export type CompressionTypes = kafkajs.CompressionTypes;
 export type logLevel = kafkajs.logLevel;
 
-export type KafkaClientConfig = Config['kafka'] & { brokers: string[] };
+/** What a client is made from: the brokers and the KAFKA_* connection settings (not the group or topics). */
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  ssl: { enabled: boolean; caFile: string | undefined; rejectUnauthorized: boolean };
+  sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+}
 
 /** Longest wait between reconnect attempts: the worker is back within this of a broker's return (Java clients use 1 s). */
 export const RECONNECT_BACKOFF_MAX_MS = 5000;
@@ -37,7 +42,7 @@ export const RECONNECT_BACKOFF_MAX_MS = 5000;
  * A kafkajs client from the configuration: SSL with an optional CA file, SASL, retries (8 by default,
  * fewer where a caller wants a quick verdict), logs routed or silenced.
  */
-export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: { retries?: number } = {}): kafkajs.Kafka {
+export function createKafka(cfg: KafkaOptions, logger?: KafkaLogger, opts: { retries?: number } = {}): kafkajs.Kafka {
   registerCodecs();
   const config: KafkaConfig = {
     clientId: cfg.clientId,
@@ -61,15 +66,7 @@ export function createKafka(cfg: KafkaClientConfig, logger?: KafkaLogger, opts: 
 /** A plaintext client for the local stack and tests. */
 export function createLocalKafka(brokers: string[], clientId = 'orchestry-local', logger?: KafkaLogger): kafkajs.Kafka {
   return createKafka(
-    {
-      brokers,
-      clientId,
-      groupId: clientId,
-      topics: { stats: '', lifecycle: '', dlq: '' },
-      ssl: { enabled: false, caFile: undefined, rejectUnauthorized: true },
-      sasl: undefined,
-      sessionTimeoutMs: 30000,
-    },
+    { brokers, clientId, ssl: { enabled: false, caFile: undefined, rejectUnauthorized: true }, sasl: undefined },
     logger,
   );
 }

@@ -1,4 +1,6 @@
 // The scheduler's interface, as the worker, the HTTP admin routes and the CLI use it.
+import { IngestError } from '../errors.ts';
+
 export type JobTrigger = 'schedule' | 'cli' | 'api';
 
 export interface JobRun {
@@ -25,7 +27,7 @@ export interface Scheduler {
   jobs(): { name: string; schedule: string; description: string }[];
   /**
    * Starts a run of `job` now (not waiting for it). Throws IngestError E_JOB_UNKNOWN for an unknown
-   * job, E_SCHEMA (with the reasons) for bad params, E_JOB_RUNNING while that job runs anywhere.
+   * job, E_JOB_PARAMS (a JobParamsError, with the reasons) for bad params, E_JOB_RUNNING while that job runs anywhere.
    */
   trigger(job: string, params: unknown, trigger: Exclude<JobTrigger, 'schedule'>): Promise<{ runId: number; done: Promise<JobRun> }>;
   getRun(id: number): Promise<JobRun | undefined>;
@@ -33,4 +35,11 @@ export interface Scheduler {
   listRuns(opts?: { job?: string; limit?: number }): Promise<JobRun[]>;
   /** Stops the ticking loop and waits for runs in flight. */
   stop(): Promise<void>;
+}
+
+/** A job's parameters did not parse: E_JOB_PARAMS with one reason per bad field (CLI exit 2, HTTP 400). */
+export class JobParamsError extends IngestError {
+  constructor(job: string, readonly reasons: string[]) {
+    super('E_JOB_PARAMS', `bad parameters for ${job}: ${reasons.join('; ')}`);
+  }
 }

@@ -823,7 +823,7 @@ test('a second migrate is a no-op: nothing applied, the ledger and the catalog u
 
 test('two concurrent migrate calls on an empty database both succeed and apply each migration once', async () => {
   const empty = await freshDatabase({ migrated: false });
-  const other = createPool({ url: empty.url, poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+  const other = createPool({ url: empty.url, poolMax: 2, ssl: 'disable', sslCaFile: undefined, statementTimeoutMs: 0 });
   try {
     const [a, b] = await Promise.all([migrate(empty.pool), migrate(other)]);
     const all = readMigrations().map((m) => m.name);

@@ -41,7 +41,7 @@ async function ensureTemplate(): Promise<void> {
     if (stale) await client.query(`DROP DATABASE ${TEMPLATE}`);
     if (rows.length === 0 || stale) {
       await client.query(`CREATE DATABASE ${TEMPLATE}`);
-      const pool = createPool({ url: urlFor(TEMPLATE), poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+      const pool = createPool({ url: urlFor(TEMPLATE), poolMax: 2, ssl: 'disable', sslCaFile: undefined, statementTimeoutMs: 0 });
       try {
         await migrate(pool);
       } finally {
@@ -91,7 +91,7 @@ export async function freshDatabase(opts: { migrated?: boolean } = {}): Promise<
     await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
   }
   const url = urlFor(name);
-  const pool = createPool({ url, poolMax: 10, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+  const pool = createPool({ url, poolMax: 10, ssl: 'disable', sslCaFile: undefined, statementTimeoutMs: 0 });
   return {
     name,
     url,

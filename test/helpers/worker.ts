@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, WORKER_REQUIRES, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startWorker, type RunningWorker } from '../../src/worker.ts';
 import type { TestTopics } from './kafka.ts';
@@ -35,7 +35,7 @@ export function testConfig(env: Record<string, string>): Config {
 
 /** Starts a worker in this process; logs go nowhere unless TEST_LOG_LEVEL is set. */
 export async function startTestWorker(env: Record<string, string>, opts: { http?: boolean } = {}): Promise<RunningWorker> {
-  const config = loadConfig(env);
+  const config = loadConfig(env, { require: WORKER_REQUIRES });
   const sink = new Writable({ write: (chunk, _enc, cb) => (process.env.TEST_LOG_LEVEL ? process.stderr.write(chunk, cb) : cb()) });
   const logger = createLogger({ level: config.log.level, destination: sink });
   return startWorker(config, logger, { http: opts.http ?? false, scheduler: false });

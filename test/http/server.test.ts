@@ -165,7 +165,7 @@ describe('GET /readyz', () => {
   test('it answers 503 naming the database while PostgreSQL cannot serve the database, and 200 once it is back and migrated', async () => {
     const name = `${db.name}_ready`;
     await adminQuery(`CREATE DATABASE ${name}`);
-    const pool = createPool({ url: urlFor(name), poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+    const pool = createPool({ url: urlFor(name), poolMax: 2, ssl: 'disable', sslCaFile: undefined, statementTimeoutMs: 0 });
     await migrate(pool);
     const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) }, pool, options: uncached });
     try {
@@ -199,7 +199,7 @@ describe('GET /readyz', () => {
   });
 
   test('it answers 503 naming the database when the server refuses connections', async () => {
-    const pool = createPool({ url: 'postgres://postgres:secret-pw@127.0.0.1:1/nowhere', poolMax: 2, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+    const pool = createPool({ url: 'postgres://postgres:secret-pw@127.0.0.1:1/nowhere', poolMax: 2, ssl: 'disable', sslCaFile: undefined, statementTimeoutMs: 0 });
     const s = await start({ health: { consumerProblem: () => undefined, ...poolHealthChecks(pool) } });
     try {
       const res = await s.get('/readyz');

@@ -107,11 +107,8 @@ test('SASL/SCRAM-SHA-512 against a real broker: the worker authenticates and ing
     createKafka({
       brokers: [k.saslBrokers],
       clientId: 'sasl-test',
-      groupId: 'sasl-test',
-      topics: { stats: '', lifecycle: '', dlq: '' },
       ssl: { enabled: false, caFile: undefined, rejectUnauthorized: true },
       sasl: { mechanism, username: user.name, password },
-      sessionTimeoutMs: 30000,
     });
   for (const mechanism of ['scram-sha-512', 'scram-sha-256', 'plain'] as const) {
     const ok = client(mechanism, user.password).admin();

@@ -84,11 +84,8 @@ test('Kafka: SSL and SASL_SSL with the right CA connect; another CA is refused',
       {
       brokers: [brokers],
       clientId: 'tls-test',
-      groupId: 'tls-test',
-      topics: { stats: '', lifecycle: '', dlq: '' },
       ssl: { enabled: true, caFile, rejectUnauthorized: true },
       sasl: sasl ? { mechanism: 'scram-sha-512', username: user.name, password: user.password } : undefined,
-      sessionTimeoutMs: 30000,
       },
       undefined,
       { retries: 0 }, // a refused certificate is retried like any connection error: ask once

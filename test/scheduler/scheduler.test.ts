@@ -72,7 +72,7 @@ test('unknown jobs and bad parameters are refused with their reasons', async () 
   const runner = runnerFor(db.pool, testConfig(db.url));
   await assert.rejects(runner.trigger('vacuum', {}, 'cli'), (err: IngestError) => err.code === 'E_JOB_UNKNOWN');
   await assert.rejects(runner.trigger('archive', { older_than: 'soon', extra: 1 }, 'api'), (err: IngestError & { reasons?: string[] }) => {
-    assert.equal(err.code, 'E_SCHEMA');
+    assert.equal(err.code, 'E_JOB_PARAMS');
     assert.ok(err.reasons?.some((r) => r.startsWith('older_than:')));
     assert.ok(err.reasons?.some((r) => /extra/.test(r)));
     return true;

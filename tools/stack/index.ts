@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LocalStack, StackOptions, StackStatus, StackTopics, StackUpOptions, StackUpResult } from '../../src/cli/local-stack.ts';
+import { DEFAULT_TOPICS } from '../../src/config.ts';
 import { ensureTopics } from '../../src/kafka/topics.ts';
 import { kafkaAnswers, startKafka, stopKafka } from './kafka.ts';
 import { withLock } from './lock.ts';
@@ -14,11 +15,6 @@ import { s3Answers, s3Env, startS3Proxy, stopS3Proxy } from './s3proxy.ts';
 import { pidAlive, portAnswers } from './process.ts';
 import { readPorts, readState, removeState, writePorts, writeState, type StackState } from './state.ts';
 
-export const DEFAULT_TOPICS: StackTopics = {
-  stats: 'orchestry.container.stats',
-  lifecycle: 'orchestry.container.lifecycle',
-  dlq: 'orchestry.ingest.dlq',
-};
 
 /** The directory holding package.json of this project, found from this file upwards. */
 export function repoRoot(): string {
