@@ -10,7 +10,7 @@ import { registerCodecs } from '../kafka/codecs.ts';
 import { decodeMessage, type DecodeLimits } from './decode.ts';
 import { sendToDlq } from './dlq.ts';
 import { loadStoredOffset } from './offsets.ts';
-import { forgetPartitions } from './partitions.ts';
+import { partitionsOf } from '../partitions/index.ts';
 import { deadLetterOf, writeChunk, type Item, type TopicKind, type WriteResult, type WriterDeps } from './writer.ts';
 import { Backpressure, retryDecision } from './retry.ts';
 
@@ -219,7 +219,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
           giveUp();
           return 'fenced';
         }
-        if (decision.forgetPartitions) forgetPartitions(pool);
+        if (decision.forgetPartitions) partitionsOf(pool).forget();
         // Blocking here is the backpressure: this partition fetches nothing more until the
         // batch is stored, so memory stays bounded while PostgreSQL is away.
         if (!waiting) backpressure.enter();

@@ -11,7 +11,7 @@ import type { StatsMessage } from './contract.ts';
 import type { DeadLetter } from './dlq.ts';
 import type { Item, TopicKind } from './item.ts';
 import { advanceOffset } from './offsets.ts';
-import { dayOf, ensureDayPartitions } from './partitions.ts';
+import { dayOf, partitionsOf } from '../partitions/index.ts';
 import { capPlaceholderApps } from './placeholder-apps.ts';
 import { ChunkBuilder, LIFECYCLE_STAGE_COPY, LIFECYCLE_STAGE_DDL, METRICS_COPY, addLifecycleRow, addMetricRows } from './rows.ts';
 import { copyInto } from './copy.ts';
@@ -47,7 +47,7 @@ export interface WriteResult {
 export async function writeChunk(deps: WriterDeps, kind: TopicKind, topic: string, partition: number, items: Item[], from: bigint, to: bigint): Promise<WriteResult> {
   const result: WriteResult = { rows: { metrics: 0, events: 0 }, seconds: { copy: 0, commit: 0 }, stored: 0, deadLettered: 0 };
   const parent = kind === 'stats' ? 'metrics' : 'events';
-  const unavailable = await ensureDayPartitions(deps.pool, parent, items.flatMap((i) => (i.rejected ? [] : i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
+  const unavailable = await partitionsOf(deps.pool).ensureDays(parent, items.flatMap((i) => (i.rejected ? [] : i.stats ? [i.stats.ts.ms] : i.lifecycle ? [i.lifecycle.ts.ms] : [])));
   if (unavailable.size > 0) await rejectUnavailableDays(deps, topic, partition, items, parent, unavailable);
   const cap = await capPlaceholderApps(deps.pool, items, deps.knownApps, deps.placeholderAppsMax);
   if (cap.placeholders !== undefined) deps.metrics.placeholderApps.set(cap.placeholders);

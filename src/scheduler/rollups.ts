@@ -14,23 +14,16 @@
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
+import { DAY_MS, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
 import { defineJob, checkAborted, type JobContext } from './job.ts';
-import { ensureDayPartitions } from './partitions.ts';
 import { rollupHours, rollupInvalidated, rollupMinutes } from './rollup-windows.ts';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
-const DAY = 86_400_000;
 /** Invalidations taken per statement, and 1 h windows recomputed per statement. */
 const INVALIDATIONS_PER_STEP = 5_000;
 const HOURS_PER_STEP = 24;
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
-
-const days = (from: number, to: number) => {
-  const out: string[] = [];
-  for (let d = floorTo(from, DAY); d < to; d += DAY) out.push(new Date(d).toISOString().slice(0, 10));
-  return out;
-};
 
 interface Tally {
   rowsRead: number;
@@ -108,14 +101,14 @@ export const rollupsJob = defineJob({
   async run(ctx, params) {
     const { pool, config } = ctx;
     const { through, watermark } = await advanceWatermark(pool);
-    const oldest = floorTo(watermark - config.retention.metricsInstanceDays * DAY, HOUR);
+    const oldest = floorTo(watermark - config.retention.metricsInstanceDays * DAY_MS, HOUR);
     let start = through ?? oldest;
     if (params.from) start = Math.min(start, Date.parse(params.from));
     if (config.rollupGraceMinutes > 0) start = Math.min(start, watermark - config.rollupGraceMinutes * MIN);
     start = floorTo(Math.max(start, oldest), MIN);
     if (start < watermark) {
-      await ensureDayPartitions(pool, 'metric_rollups', days(floorTo(start, HOUR), watermark));
-      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', days(floorTo(start, HOUR), watermark), ['app']);
+      await ensureDayPartitions(pool, 'metric_rollups', daysBetween(floorTo(start, HOUR), watermark));
+      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', daysBetween(floorTo(start, HOUR), watermark), ['app']);
     }
     const t: Tally = { rowsRead: 0, changed1m: 0, changed1h: 0, invalidated: 0 };
     const hours = new Set<number>();
