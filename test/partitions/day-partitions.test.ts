@@ -2,19 +2,13 @@
 // given instants are made and cached per instance, today's events day is always made, and a day
 // that was archived, is left detached, or cannot be made is reported unavailable, never made.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import pg from 'pg';
-import { createPool } from '../../src/db/pool.ts';
+import { test } from 'node:test';
 import { DayPartitions, dayStartMs, isAttached, partitionName, partitionsOf } from '../../src/partitions/index.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { holdLock, otherPool, useFreshDatabase } from './helpers.ts';
 
 let db: TestDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
+useFreshDatabase((d) => (db = d));
 
 const at = (day: string, hour = 12) => dayStartMs(day) + hour * 3_600_000;
 
@@ -88,22 +82,18 @@ test('a day that cannot be made (bounds overlapping another partition: 42P17) is
 });
 
 test('a lock held on the parent past the lock timeout fails the call (a retryable error), it does not mark the day unavailable', async () => {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  await c.query('BEGIN');
-  await c.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+  const held = await holdLock(db.url, 'events', 'ACCESS EXCLUSIVE');
   const parts = new DayPartitions(db.pool, { now: () => at('2070-11-01'), lockTimeoutMs: 100, attempts: 2, maxBackoffMs: 50 });
   try {
     await assert.rejects(parts.ensureDays('events', [at('2070-11-01')]), (err: { code?: string }) => err.code === '55P03');
   } finally {
-    await c.query('COMMIT');
-    await c.end();
+    await held.release();
   }
   assert.deepEqual([...(await parts.ensureDays('events', [at('2070-11-01')]))], []);
 });
 
 test('two instances on two pools ensuring the same days at once agree', async () => {
-  const other = createPool({ url: db.url, poolMax: 4, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
+  const other = otherPool(db.url);
   try {
     const ts = [at('2071-01-01'), at('2071-01-02'), at('2071-01-03')];
     const results = await Promise.all([db.pool, other, db.pool, other].map((p) => new DayPartitions(p, { now: () => at('2071-01-04') }).ensureDays('metrics', ts)));

@@ -2,7 +2,7 @@
 // arithmetic at month, leap-year and epoch edges, and partition names built and parsed as the
 // database's own orchestry_ensure_day_partition builds them.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   addDays,
   DAY_MS,
@@ -17,15 +17,11 @@ import {
   parsePartitionName,
   partitionName,
 } from '../../src/partitions/index.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useFreshDatabase } from './helpers.ts';
 
 let db: TestDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
+useFreshDatabase((d) => (db = d));
 
 const EDGES = [
   0,

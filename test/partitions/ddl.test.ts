@@ -2,9 +2,8 @@
 // every statement gives up on a lock after lock_timeout (and retries while it may), detach (also
 // finishing an interrupted DETACH CONCURRENTLY), drop, and ensure attaching a day made again.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
-import { createPool, type Pool } from '../../src/db/pool.ts';
 import {
   detachAndDrop,
   detachPartition,
@@ -15,32 +14,13 @@ import {
   listChildren,
   partitionName,
 } from '../../src/partitions/index.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { holdLock, otherPool, useFreshDatabase } from './helpers.ts';
 
 let db: TestDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
+useFreshDatabase((d) => (db = d));
 
 const FAST = { lockTimeoutMs: 200, attempts: 2, maxBackoffMs: 100 };
-const poolFor = (url: string): Pool => createPool({ url, poolMax: 4, ssl: 'disable', sslCaFile: undefined, replicaUrl: undefined, statementTimeoutMs: 0 });
-
-/** A session of its own holding `lock` on `table` until release(). */
-async function holdLock(table: string, lock: string): Promise<{ release(): Promise<void> }> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  await c.query('BEGIN');
-  await c.query(`LOCK TABLE ${table} IN ${lock} MODE`);
-  return {
-    async release() {
-      await c.query('COMMIT');
-      await c.end();
-    },
-  };
-}
 
 const names = async (parent: string) => (await listChildren(db.pool, parent)).map((c) => c.name);
 
@@ -59,7 +39,7 @@ test('ensure makes the day with both metrics leaves, and a second ensure changes
 });
 
 test('two pools ensuring the same days at once both succeed and make each partition once', async () => {
-  const other = poolFor(db.url);
+  const other = otherPool(db.url);
   try {
     const days = Array.from({ length: 6 }, (_, i) => `2081-03-0${i + 1}`);
     const runs = [db.pool, other, db.pool, other].flatMap((p) => (['metrics', 'events', 'metric_rollups'] as const).map((parent) => ensureDayPartitions(p, parent, days)));
@@ -75,7 +55,7 @@ test('two pools ensuring the same days at once both succeed and make each partit
 });
 
 test('ensure gives up after lock_timeout while another session holds a lock on the parent, and leaves the session as it found it', async () => {
-  const held = await holdLock('events', 'ACCESS EXCLUSIVE');
+  const held = await holdLock(db.url, 'events', 'ACCESS EXCLUSIVE');
   const t0 = Date.now();
   try {
     await assert.rejects(ensureDayPartitions(db.pool, 'events', ['2082-01-01'], undefined, FAST), (err: { code?: string }) => err.code === '55P03');
@@ -91,7 +71,7 @@ test('ensure gives up after lock_timeout while another session holds a lock on t
 });
 
 test('ensure retries while the lock is held and succeeds once it is released', async () => {
-  const held = await holdLock('events', 'ACCESS EXCLUSIVE');
+  const held = await holdLock(db.url, 'events', 'ACCESS EXCLUSIVE');
   const release = new Promise<void>((resolve) => setTimeout(() => void held.release().then(resolve), 600));
   await ensureDayPartitions(db.pool, 'events', ['2082-02-01'], undefined, { lockTimeoutMs: 200, attempts: 8, maxBackoffMs: 200 });
   await release;
@@ -100,13 +80,13 @@ test('ensure retries while the lock is held and succeeds once it is released', a
 
 test('detach and drop wait at most lock_timeout too', async () => {
   await ensureDayPartitions(db.pool, 'events', ['2083-01-01']);
-  const held = await holdLock('events_p20830101', 'ACCESS EXCLUSIVE');
+  const held = await holdLock(db.url, 'events_p20830101', 'ACCESS EXCLUSIVE');
   try {
     await assert.rejects(dropTable(db.pool, 'events_p20830101', FAST), (err: { code?: string }) => err.code === '55P03');
   } finally {
     await held.release();
   }
-  const parent = await holdLock('events', 'ACCESS EXCLUSIVE');
+  const parent = await holdLock(db.url, 'events', 'ACCESS EXCLUSIVE');
   try {
     await assert.rejects(detachPartition(db.pool, 'events', 'events_p20830101', FAST), (err: { code?: string }) => err.code === '55P03');
   } finally {

@@ -1,17 +1,13 @@
 // src/partitions/expired.ts against PostgreSQL: which archive units (metrics leaves, events days)
 // and rollup days are past their cutoff, restored ones left out unless asked for.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { addDays, archiveTargets, dayOf, ensureDayPartitions, expiredRollupDays, markRestored, partitionName } from '../../src/partitions/index.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useFreshDatabase } from './helpers.ts';
 
 let db: TestDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => {
-  await db?.drop();
-});
+useFreshDatabase((d) => (db = d));
 
 test('units past their table\'s cutoff are listed, each level of metrics by its own cutoff, restored ones only when asked', async () => {
   const today = dayOf(Date.now());
