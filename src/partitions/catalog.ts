@@ -3,7 +3,7 @@
 // the ones an operator restored (a table comment), and today's UTC day in database time.
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { parsePartitionName, type Level } from './names.ts';
+import { DAY_PARENTS, parsePartitionName, type Level } from './names.ts';
 
 type Db = Pool | PoolClient;
 
@@ -46,13 +46,14 @@ export async function isArchived(db: Db, partition: string): Promise<boolean> {
   return (rowCount ?? 0) > 0;
 }
 
-/** Names of the day partitions and leaves that exist, or that archive_ledger has taken. */
+/** Names of the day partitions and leaves that exist (attached or not), or that archive_ledger has taken. */
 export async function existingOrArchived(db: Db): Promise<Set<string>> {
   const { rows } = await db.query<{ name: string }>(
-    `SELECT relname AS name FROM pg_class WHERE relname ~ '^(metrics|events|metric_rollups)_p[0-9]{8}'
+    `SELECT relname AS name FROM pg_class WHERE relkind IN ('r', 'p') AND relname LIKE ANY ($1::text[])
      UNION SELECT partition FROM archive_ledger`,
+    [DAY_PARENTS.map((p) => `${p.replace(/_/g, '\\_')}\\_p%`)],
   );
-  return new Set(rows.map((x) => x.name));
+  return new Set(rows.map((x) => x.name).filter((n) => parsePartitionName(n) !== undefined));
 }
 
 /** The comment `archive restore` puts on a partition it loaded; retention and archive leave such tables alone. */

@@ -7,6 +7,7 @@ import { isCalendarDay } from './days.ts';
 
 /** Tables partitioned by UTC day. */
 export type DayParent = 'metrics' | 'events' | 'metric_rollups';
+export const DAY_PARENTS: readonly DayParent[] = ['metrics', 'events', 'metric_rollups'];
 /** The levels a metrics day is split into (the app leaf also takes 'system' rows). */
 export type Level = 'instance' | 'app';
 export const LEVELS: readonly Level[] = ['instance', 'app'];

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
-import { DAY_MS, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
+import { DAY_MS, dayOf, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
 import { defineJob, checkAborted, type JobContext } from './job.ts';
 import { rollupHours, rollupInvalidated, rollupMinutes } from './rollup-windows.ts';
 
@@ -65,14 +65,15 @@ async function coverInvalidations(ctx: JobContext, hours: Set<number>, t: Tally)
   const mirror = ctx.config.rollupMirrorAppMetrics;
   for (;;) {
     checkAborted(ctx.signal);
-    const { rows } = await ctx.pool.query<{ day: string }>(
-      `SELECT DISTINCT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-         FROM (SELECT bucket FROM rollup_invalidations ORDER BY bucket, app_name, metric_type LIMIT $1) i`,
+    const { rows } = await ctx.pool.query<{ day: Date }>(
+      `SELECT DISTINCT date_bin('1 day', bucket, timestamptz '2000-01-01 00:00:00+00') AS day
+         FROM (SELECT bucket FROM rollup_invalidations ORDER BY bucket, app_name, metric_type LIMIT $1) i ORDER BY 1`,
       [INVALIDATIONS_PER_STEP],
     );
     if (rows.length === 0) return;
-    await ensureDayPartitions(ctx.pool, 'metric_rollups', rows.map((r) => r.day));
-    if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', rows.map((r) => r.day), ['app']);
+    const days = rows.map((r) => dayOf(r.day.getTime()));
+    await ensureDayPartitions(ctx.pool, 'metric_rollups', days);
+    if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', days, ['app']);
     const r = await withTransaction(ctx.pool, (c) => rollupInvalidated(c, INVALIDATIONS_PER_STEP, mirror));
     t.rowsRead += r.rowsRead;
     t.changed1m += r.changed;
