@@ -3,14 +3,15 @@
 // Restore trusts nothing in it that it can check: the schema here, the ledger, the object's bytes.
 import { z } from 'zod';
 import { IngestError } from '../errors.ts';
+import { ARCHIVE_UNIT_NAME, isCalendarDay, partitionName } from '../partitions/index.ts';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const common = {
-  partition: z.string().regex(/^(metrics|events)_p\d{8}(_instance|_app)?$/),
+  partition: z.string().regex(ARCHIVE_UNIT_NAME),
   parent: z.enum(['metrics', 'events']),
   level: z.enum(['instance', 'app']).nullable(),
-  day: z.string().regex(DAY).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'is not a calendar day'),
+  day: z.string().regex(DAY).refine(isCalendarDay, 'is not a calendar day'),
   generation: z.number().int().min(1),
   rows: z.number().int().min(0),
   minTime: z.string().nullable(),
@@ -39,10 +40,6 @@ const v1 = z.strictObject({
 
 export type Manifest = z.infer<typeof v2>;
 
-/** The partition name the manifest's table, day and level imply. */
-export const impliedPartition = (m: Pick<Manifest, 'parent' | 'day' | 'level'>) =>
-  `${m.parent}_p${m.day.replace(/-/g, '')}${m.level ? `_${m.level}` : ''}`;
-
 /** Parses and checks a manifest's text; a v1 manifest comes back in the v2 shape. Throws E_ARCHIVE_REFUSED. */
 export function parseManifest(text: string, where: string): Manifest {
   let json: unknown;
@@ -62,7 +59,7 @@ export function parseManifest(text: string, where: string): Manifest {
     : (({ file, columns, ...rest }) => ({ ...rest, format: 'orchestry-archive/2' as const, encoding: 'copy-gzip' as const, object: file, columns: columns.map((name) => ({ name, type: '' })) }))(r.data);
   const problems: string[] = [];
   if ((m.parent === 'metrics') !== (m.level !== null)) problems.push(`level ${String(m.level)} does not fit table ${m.parent}`);
-  if (m.partition !== impliedPartition(m)) problems.push(`partition ${m.partition} is not the one of ${m.parent} on ${m.day}${m.level ? ` at level ${m.level}` : ''}`);
+  if (m.partition !== partitionName(m.parent, m.day, m.level ?? undefined)) problems.push(`partition ${m.partition} is not the one of ${m.parent} on ${m.day}${m.level ? ` at level ${m.level}` : ''}`);
   if (problems.length > 0) throw new IngestError('E_ARCHIVE_REFUSED', `${where}: manifest refused: ${problems.join('; ')}`);
   return m;
 }

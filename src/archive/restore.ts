@@ -4,7 +4,7 @@
 // object); rows are loaded into a staging table and must number the manifest's count and lie
 // inside its day (and level). Then they go into that day's partition only, in the same
 // transaction: a refusal inserts nothing. The partition is marked restored (a table comment), so
-// retention and archive leave it until an operator passes --include-restored.
+// retention and archive leave it (src/partitions/catalog.ts) until an operator passes --include-restored.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,13 +17,13 @@ import type { Pool, PoolClient } from '../db/pool.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { withTransaction } from '../db/tx.ts';
 import { IngestError } from '../errors.ts';
+import { createDayPartition, dayRange, markRestored } from '../partitions/index.ts';
 import { columnsOf } from './columns.ts';
 import { getText, locate, type S3Settings } from './destination.ts';
 import { manifestKeyFor, parseManifest, type Manifest } from './manifest.ts';
 import { parquetCopyText } from './parquet-read.ts';
 import { hashing } from './verify.ts';
 
-export const RESTORED_MARK = 'orchestry:restored';
 const STAGE = 'orchestry_restore_stage';
 const refuse = (msg: string) => new IngestError('E_ARCHIVE_REFUSED', msg);
 
@@ -63,13 +63,14 @@ async function loadStage(c: PoolClient, m: Manifest, path: string, where: string
 
 async function insertChecked(c: PoolClient, m: Manifest, loaded: number, where: string): Promise<void> {
   if (loaded !== m.rows) throw new IngestError('E_ARCHIVE_CORRUPT', `${where}: holds ${loaded} rows, the manifest says ${m.rows}; nothing inserted`);
-  const inside = `timestamp >= $1::date AND timestamp < $1::date + 1${m.level ? ' AND aggregation_level = $2' : ''}`;
-  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${STAGE} WHERE NOT (${inside})`, m.level ? [m.day, m.level] : [m.day]);
+  const { from, to } = dayRange(m.day);
+  const inside = `timestamp >= $1 AND timestamp < $2${m.level ? ' AND aggregation_level = $3' : ''}`;
+  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${STAGE} WHERE NOT (${inside})`, m.level ? [from, to, m.level] : [from, to]);
   if (rows[0]!.n > 0) throw refuse(`${where}: ${rows[0]!.n} rows lie outside ${m.parent} ${m.day}${m.level ? ` level ${m.level}` : ''}; nothing inserted`);
-  await c.query('SELECT orchestry_ensure_day_partition($1, $2::date, $3::text[])', [m.parent, m.day, m.level ? [m.level] : null]);
+  await createDayPartition(c, m.parent, m.day, m.level ? [m.level] : null);
   const cols = m.columns.map((x) => quoteIdent(x.name)).join(', ');
   await c.query(`INSERT INTO ${quoteIdent(m.partition)} (${cols}) SELECT ${cols} FROM ${STAGE}`);
-  await c.query(`COMMENT ON TABLE ${quoteIdent(m.partition)} IS '${RESTORED_MARK}'`);
+  await markRestored(c, m.partition);
 }
 
 /** The object in a local file (S3 objects are downloaded to a temporary one), and the sha256 of those bytes. */

@@ -7,8 +7,7 @@ import { errorMessage } from '../errors.ts';
 import { computeLag, type PartitionLag } from '../ingest/ops/lag.ts';
 import type { Admin } from '../kafka/client.ts';
 import { describeGroup, type GroupView } from '../kafka/group.ts';
-import { archiveTargets } from '../scheduler/archive.ts';
-import { addDays, dayExpired, dbToday, listChildren, type DayParent } from '../scheduler/ddl.ts';
+import { addDays, archiveTargets, dayExpired, dbToday, listChildren, type DayParent } from '../partitions/index.ts';
 import { JOBS } from '../scheduler/index.ts';
 
 export type StatusAdmin = Pick<Admin, 'fetchTopicOffsets' | 'fetchTopicOffsetsByTimestamp' | 'describeGroups'>;

@@ -1,4 +1,4 @@
-// Identifiers built at run time (partition names) go through here and nowhere else.
+// Identifiers built at run time (partition names, from src/partitions/names.ts) are quoted here and nowhere else.
 
 /** Quotes an SQL identifier as PostgreSQL's quote_ident does. */
 export function quoteIdent(name: string): string {
@@ -6,10 +6,4 @@ export function quoteIdent(name: string): string {
     throw new Error(`invalid SQL identifier: ${JSON.stringify(name)}`);
   }
   return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** The name of the daily partition of `parent` holding the UTC day of `day`. */
-export function dayPartitionName(parent: 'metrics' | 'events', day: Date): string {
-  const d = day.toISOString().slice(0, 10).replace(/-/g, '');
-  return `${parent}_p${d}`;
 }

@@ -10,12 +10,12 @@ import { registerCodecs } from '../kafka/codecs.ts';
 import { DeadLetters } from './dead-letters/dead-letters.ts';
 import { decodeLimits } from './decode/limits.ts';
 import { OffsetCursor } from './offsets/cursor.ts';
-import { ensureDayPartitions, forgetPartitions } from './partitions.ts';
+import { DayPartitions } from '../partitions/index.ts';
 import { Pipeline } from './pipeline.ts';
 import { Backpressure, RetryPolicy } from './retry/policy.ts';
 import { checkTopicsExist, connectProducer, startSource } from './source/consumer.ts';
 import { KnownApps } from './write/placeholder-apps.ts';
-import type { Partitions, WriterDeps } from './write/writer.ts';
+import type { WriterDeps } from './write/writer.ts';
 
 export interface IngestDeps {
   config: Config;
@@ -37,11 +37,6 @@ export interface Ingest {
   stop(): Promise<void>;
 }
 
-/** The day partitions ingestion makes on demand (an adapter over ingest/partitions.ts). */
-function dayPartitions(pool: Pool): Partitions {
-  return { ensureDays: (parent, timestampsMs) => ensureDayPartitions(pool, parent, timestampsMs), forget: () => forgetPartitions(pool) };
-}
-
 export async function startIngest(deps: IngestDeps): Promise<Ingest> {
   const { config, kafka, pool, logger, metrics } = deps;
   const topics = config.kafka.topics;
@@ -55,7 +50,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     metrics,
     workerId: config.workerId,
     deadLetters: DeadLetters.toTopic(producer, { topic: topics.dlq, workerId: config.workerId, maxValueBytes: config.batch.dlqValueMaxBytes }, metrics),
-    partitions: dayPartitions(pool),
+    partitions: new DayPartitions(pool),
     knownApps,
     placeholderAppsMax: config.placeholderApps.max,
   };

@@ -15,7 +15,6 @@ import type { Scheduler } from './types.ts';
 
 export type { JobRun, JobTrigger, Scheduler } from './types.ts';
 export type { JobRunner, RunnerOptions } from './runner.ts';
-export { ensureDayPartitions } from './partitions.ts';
 export { restoreArchive } from '../archive/restore.ts';
 
 export const JOBS: JobDefinition<unknown>[] = [partitionsJob, rollupsJob, retentionJob, archiveJob, compressEventsJob];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
+import { DAY_MS } from '../partitions/index.ts';
 
 export interface JobContext {
   pool: Pool;
@@ -32,7 +33,7 @@ export interface JobDefinition<P = Record<string, unknown>> {
 /** Type-erases a job for the registry. */
 export const defineJob = <P>(job: JobDefinition<P>): JobDefinition<unknown> => job as JobDefinition<unknown>;
 
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS } as const;
 
 /** A duration parameter such as '14d', '12h' or '90m', as milliseconds. */
 export const duration = z

@@ -3,14 +3,14 @@
 // RETENTION_METRICS_INSTANCE_DAYS, app-level metrics and rollups older than
 // RETENTION_METRICS_APP_DAYS. A partition goes when its whole day is past the cutoff (so up to a
 // day more than the retention is kept). Each is detached CONCURRENTLY, then dropped; with
-// ARCHIVE_BEFORE_DROP it is archived instead (see archive.ts). Event days are summarised into
-// events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
+// ARCHIVE_BEFORE_DROP it is archived instead (src/archive/partition.ts). Event days are summarised
+// into events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
 // table) are deleted, and so are placeholder applications never registered (PLACEHOLDER_APPS_TTL_HOURS).
 import { z } from 'zod';
+import { summariseEventsDay } from '../archive/event-summaries.ts';
+import { archivePartition } from '../archive/partition.ts';
 import { expirePlaceholderApps } from '../ingest/write/placeholder-apps.ts';
-import { archivePartition, archiveTargets, dropEmptyMetricDays } from './archive.ts';
-import { compressEvents } from './compress-events.ts';
-import { dayExpired, dbToday, detachAndDrop, listChildren } from './ddl.ts';
+import { archiveTargets, detachAndDrop, dropEmptyMetricDays, expiredRollupDays } from '../partitions/index.ts';
 import { checkAborted, defineJob } from './job.ts';
 
 export const retentionJob = defineJob({
@@ -27,22 +27,16 @@ export const retentionJob = defineJob({
       if (r.archiveBeforeDrop) {
         await archivePartition(ctx, t);
       } else {
-        if (t.table === 'events') {
-          const from = new Date(`${t.day}T00:00:00Z`);
-          await compressEvents(pool, from, new Date(from.getTime() + 86_400_000));
-        }
+        if (t.table === 'events') await summariseEventsDay(pool, t.day);
         await detachAndDrop(pool, t.parent, t.partition);
       }
       dropped.push(t.partition);
       ctx.progress({ partition: t.partition, done: i + 1, total: targets.length });
     }
     const emptyDays = await dropEmptyMetricDays(pool);
-    const { now } = await dbToday(pool);
-    for (const p of await listChildren(pool, 'metric_rollups')) {
-      if (p.day && dayExpired(p.day, now, r.metricsAppDays)) {
-        await detachAndDrop(pool, 'metric_rollups', p.name);
-        dropped.push(p.name);
-      }
+    for (const p of await expiredRollupDays(pool, r.metricsAppDays)) {
+      await detachAndDrop(pool, 'metric_rollups', p.name);
+      dropped.push(p.name);
     }
     const { rowCount } = await pool.query(
       `DELETE FROM instances WHERE status = 'stopped' AND updated_at < now() - make_interval(days => $1)`,

@@ -14,23 +14,16 @@
 import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
+import { DAY_MS, dayOf, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
 import { defineJob, checkAborted, type JobContext } from './job.ts';
-import { ensureDayPartitions } from './partitions.ts';
 import { rollupHours, rollupInvalidated, rollupMinutes } from './rollup-windows.ts';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
-const DAY = 86_400_000;
 /** Invalidations taken per statement, and 1 h windows recomputed per statement. */
 const INVALIDATIONS_PER_STEP = 5_000;
 const HOURS_PER_STEP = 24;
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
-
-const days = (from: number, to: number) => {
-  const out: string[] = [];
-  for (let d = floorTo(from, DAY); d < to; d += DAY) out.push(new Date(d).toISOString().slice(0, 10));
-  return out;
-};
 
 interface Tally {
   rowsRead: number;
@@ -72,14 +65,15 @@ async function coverInvalidations(ctx: JobContext, hours: Set<number>, t: Tally)
   const mirror = ctx.config.rollupMirrorAppMetrics;
   for (;;) {
     checkAborted(ctx.signal);
-    const { rows } = await ctx.pool.query<{ day: string }>(
-      `SELECT DISTINCT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-         FROM (SELECT bucket FROM rollup_invalidations ORDER BY bucket, app_name, metric_type LIMIT $1) i`,
+    const { rows } = await ctx.pool.query<{ day: Date }>(
+      `SELECT DISTINCT date_bin('1 day', bucket, timestamptz '2000-01-01 00:00:00+00') AS day
+         FROM (SELECT bucket FROM rollup_invalidations ORDER BY bucket, app_name, metric_type LIMIT $1) i ORDER BY 1`,
       [INVALIDATIONS_PER_STEP],
     );
     if (rows.length === 0) return;
-    await ensureDayPartitions(ctx.pool, 'metric_rollups', rows.map((r) => r.day));
-    if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', rows.map((r) => r.day), ['app']);
+    const days = rows.map((r) => dayOf(r.day.getTime()));
+    await ensureDayPartitions(ctx.pool, 'metric_rollups', days);
+    if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', days, ['app']);
     const r = await withTransaction(ctx.pool, (c) => rollupInvalidated(c, INVALIDATIONS_PER_STEP, mirror));
     t.rowsRead += r.rowsRead;
     t.changed1m += r.changed;
@@ -108,14 +102,14 @@ export const rollupsJob = defineJob({
   async run(ctx, params) {
     const { pool, config } = ctx;
     const { through, watermark } = await advanceWatermark(pool);
-    const oldest = floorTo(watermark - config.retention.metricsInstanceDays * DAY, HOUR);
+    const oldest = floorTo(watermark - config.retention.metricsInstanceDays * DAY_MS, HOUR);
     let start = through ?? oldest;
     if (params.from) start = Math.min(start, Date.parse(params.from));
     if (config.rollupGraceMinutes > 0) start = Math.min(start, watermark - config.rollupGraceMinutes * MIN);
     start = floorTo(Math.max(start, oldest), MIN);
     if (start < watermark) {
-      await ensureDayPartitions(pool, 'metric_rollups', days(floorTo(start, HOUR), watermark));
-      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', days(floorTo(start, HOUR), watermark), ['app']);
+      await ensureDayPartitions(pool, 'metric_rollups', daysBetween(floorTo(start, HOUR), watermark));
+      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', daysBetween(floorTo(start, HOUR), watermark), ['app']);
     }
     const t: Tally = { rowsRead: 0, changed1m: 0, changed1h: 0, invalidated: 0 };
     const hours = new Set<number>();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { adminQuery } from '../helpers/db.ts';
 import { timestamp, fractionMicros } from '../../src/ingest/contract.ts';
-import { dayOf } from '../../src/ingest/partitions.ts';
+import { dayOf } from '../../src/partitions/index.ts';
 
 /** What PostgreSQL stores for each string: µs since the epoch (exact) and the UTC day. */
 async function postgresOf(values: string[]): Promise<{ us: bigint; day: string }[]> {

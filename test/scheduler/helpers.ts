@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Pool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/log.ts';
+import { DAY_MS, dayOf } from '../../src/partitions/index.ts';
 import { createRunner, type RunnerOptions } from '../../src/scheduler/index.ts';
 import type { JobRun } from '../../src/scheduler/types.ts';
 
@@ -38,5 +39,5 @@ export async function childrenOf(pool: Pool, parent: string): Promise<string[]> 
 }
 
 /** YYYYMMDD of UTC today plus `n` days. */
-export const dayTag = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
-export const dayIso = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+export const dayTag = (n: number) => dayIso(n).replace(/-/g, '');
+export const dayIso = (n: number) => dayOf(Date.now() + n * DAY_MS);

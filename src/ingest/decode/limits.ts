@@ -1,10 +1,9 @@
 // What the decoder accepts, from the configuration and the clock: the largest value, and the
 // window of `ts` (retention behind, the allowed clock skew ahead) for a topic's kind.
 import type { Config } from '../../config.ts';
+import { DAY_MS } from '../../partitions/index.ts';
 import type { TopicKind } from '../chunk/item.ts';
 import type { DecodeLimits } from './decode.ts';
-
-const DAY_MS = 86_400_000;
 
 export function decodeLimits(config: Config, kind: TopicKind, now = Date.now()): DecodeLimits {
   const days = kind === 'stats' ? config.retention.metricsInstanceDays : config.retention.eventsDays;

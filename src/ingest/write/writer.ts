@@ -11,18 +11,11 @@ import { IngestError } from '../../errors.ts';
 import { sliceChunk, type Chunk } from '../chunk/chunk.ts';
 import type { DeadLetters } from '../dead-letters/dead-letters.ts';
 import { advanceOffset } from '../offsets/store.ts';
-import { dayOf } from '../partitions.ts';
+import { dayOf, type Partitions } from '../../partitions/index.ts';
 import { capPlaceholderApps, type KnownApps } from './placeholder-apps.ts';
 import { writeStats } from './stats.ts';
 import { writeLifecycle } from './lifecycle.ts';
 
-/** Day partitions of `metrics` and `events`, as the writer needs them. */
-export interface Partitions {
-  /** Makes the day partitions of `timestampsMs` for `parent`; returns the days ('YYYY-MM-DD') that cannot take rows. */
-  ensureDays(parent: 'metrics' | 'events', timestampsMs: number[]): Promise<Set<string>>;
-  /** Forgets what was ensured (a partition was dropped or detached under us). */
-  forget(): void;
-}
 
 export interface WriterDeps {
   pool: Pool;

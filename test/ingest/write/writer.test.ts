@@ -12,7 +12,7 @@ import { decodeChunk } from '../../../src/ingest/decode/decode.ts';
 import { DeadLetters } from '../../../src/ingest/dead-letters/dead-letters.ts';
 import type { DeadLetter } from '../../../src/ingest/dead-letters/dlq.ts';
 import { loadStoredOffset } from '../../../src/ingest/offsets/store.ts';
-import { ensureDayPartitions, forgetPartitions } from '../../../src/ingest/partitions.ts';
+import { DayPartitions } from '../../../src/partitions/index.ts';
 import { KnownApps } from '../../../src/ingest/write/placeholder-apps.ts';
 import { writeChunk, type WriterDeps } from '../../../src/ingest/write/writer.ts';
 import { freshDatabase, type TestDatabase } from '../../helpers/db.ts';
@@ -35,7 +35,7 @@ before(async () => {
     metrics,
     workerId: 'writer-test',
     deadLetters: new DeadLetters(async (letters) => void sent.push(...letters), 'writer-test', metrics),
-    partitions: { ensureDays: (parent, ts) => ensureDayPartitions(db.pool, parent, ts), forget: () => forgetPartitions(db.pool) },
+    partitions: new DayPartitions(db.pool),
     knownApps: new KnownApps(),
     placeholderAppsMax: 1000,
   };
