@@ -13,4 +13,6 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // The product's functions stay readable at a glance (issue 13): none over 80 lines.
+  { files: ['src/**/*.ts'], rules: { 'max-lines-per-function': ['error', { max: 80 }] } },
 );
