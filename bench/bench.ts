@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { repo } from '../test/helpers/worker.ts';
+import { repo } from '../tools/repo.ts';
 import { type WorkloadSpec, buildWorkload, benchKafka, createTopics, lifecycleMessages, produceAll, statsMessages, ROWS_PER_SAMPLE } from './load.ts';
 import { decodedSamples, lanesOf } from './paths/rows.ts';
 import { copyLimit, insertPerMessage, multiRowInsert } from './paths/database.ts';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { benchDatabase, committedMessages, countRows, type BenchDatabase } from '../db.ts';
 import { ROWS_PER_SAMPLE } from '../load.ts';
 import { followProgress, peakRssMb, sleep } from '../stats.ts';
-import { repo } from '../../test/helpers/worker.ts';
+import { repo } from '../../tools/repo.ts';
 
 export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'];
 
