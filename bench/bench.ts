@@ -38,19 +38,21 @@ export interface BenchParams {
   latencyMs: number;
   /** Rows already in the day partition for the sustained-load rounds (20M in full runs). */
   prefillRows: number;
+  /** One end-to-end run before the rounds, not counted (the first round ran 10 % low on a quiet machine: caches, template, JIT). */
+  warmup: boolean;
 }
 
 export const FULL: BenchParams = {
   mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 250, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 1000, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
-  sweep: [500, 1000, 2500, 5000, 10000, 20000], singleCapMs: 15000, multiCapMs: 30000, peerRows: 300_000, latencyMs: 65_000, prefillRows: 20_000_000,
+  sweep: [500, 1000, 2500, 5000, 10000, 20000], singleCapMs: 15000, multiCapMs: 30000, peerRows: 300_000, latencyMs: 65_000, prefillRows: 20_000_000, warmup: true,
 };
 export const QUICK: BenchParams = {
   ...FULL, mode: 'quick', spec: { apps: 20, containersPerApp: 50, intervals: 60, intervalMs: 5000 }, reps: 1,
-  sweep: [1000, 5000, 20000], singleCapMs: 3000, multiCapMs: 5000, peerRows: 16_000, latencyMs: 6000, prefillRows: 2_000_000,
+  sweep: [1000, 5000, 20000], singleCapMs: 3000, multiCapMs: 5000, peerRows: 16_000, latencyMs: 6000, prefillRows: 2_000_000, warmup: false,
 };
 export const SMOKE: BenchParams = {
   ...FULL, mode: 'smoke', spec: { apps: 2, containersPerApp: 5, intervals: 20, intervalMs: 5000 }, partitions: 2, reps: 1, batch: 50,
-  sweep: [50], singleCapMs: 1000, multiCapMs: 1000, peerRows: 400, latencyMs: 2000, prefillRows: 20_000,
+  sweep: [50], singleCapMs: 1000, multiCapMs: 1000, peerRows: 400, latencyMs: 2000, prefillRows: 20_000, warmup: false,
 };
 
 export interface BenchOptions {
@@ -174,6 +176,10 @@ async function latencies(c: Context, workerRate: number): Promise<Record<'half' 
 export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report> {
   const c = await prepare(P, o);
   const runs: Runs = { worker: [], rss: [], copy: [], copyBinary: [], multi: [], single: [], consume: [], peer: [], peerRss: [], sustained: [] };
+  if (P.warmup) {
+    o.log('warm-up: one end-to-end run, not counted');
+    await runWorkerOnce(c.topics, c.samples, { env: c.workerEnv });
+  }
   for (let r = 0; r < P.reps; r++) {
     o.log(`round ${r + 1}/${P.reps}: worker end-to-end`);
     await round(c, runs);
