@@ -1,7 +1,7 @@
 // Databases for the benchmark: a fresh migrated database per measured path (cloned from the test
 // template), and cheap progress probes that never scan the metrics table.
 import type { Pool } from '../src/db/pool.ts';
-import { freshDatabase, type TestDatabase } from '../test/helpers/db.ts';
+import { freshDatabase, type TestDatabase } from '../tools/fixtures/database.ts';
 
 export type BenchDatabase = TestDatabase;
 

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { benchDatabase, committedMessages } from './db.ts';
 import { appName, benchKafka, containerId, createTopics, rng, sampleJson } from './load.ts';
 import { withStack } from './stack.ts';
-import { repo } from '../test/helpers/worker.ts';
+import { repo } from '../tools/repo.ts';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' } } });
 const minutes = Number(values.minutes);

@@ -2,7 +2,7 @@
 // rollups (median of 5), with the raw rows it read (pg_stat_xact_user_tables) and the seed's
 // raw query for contrast. Shared by the benchmark and the scale test.
 import type { Pool } from '../src/db/pool.ts';
-import { runJob, testConfig } from '../test/scheduler/helpers.ts';
+import { runJob, testConfig } from '../tools/fixtures/jobs.ts';
 import { benchDatabase } from './db.ts';
 import type { Figure } from './report.ts';
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { repo } from '../../test/helpers/worker.ts';
+import { repo } from '../../tools/repo.ts';
 import type { Message } from '../../src/kafka/client.ts';
 import { benchDatabase, countRows, maxId } from '../db.ts';
 import { benchKafka, createTopics, produceAll } from '../load.ts';

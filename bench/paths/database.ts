@@ -3,7 +3,7 @@
 import type { Pool } from '../../src/db/pool.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { copyInto } from '../../src/ingest/copy.ts';
-import { METRICS_COPY } from '../../src/ingest/rows.ts';
+import { METRICS_COPY, METRICS_COPY_BINARY } from '../../src/ingest/rows.ts';
 import { benchDatabase, countRows } from '../db.ts';
 import type { Workload } from '../load.ts';
 import { ensurePartitions, rowValues, type Batch, type RowValues } from './rows.ts';
@@ -44,11 +44,11 @@ async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batche
   }
 }
 
-/** The limit: each batch's rows (precomputed COPY text) by COPY in one transaction. */
-export function copyLimit(w: Workload, lanes: Batch[][], prepare?: (pool: Pool) => Promise<void>): Promise<DbRun> {
+/** The limit: each batch's rows (precomputed COPY text, or binary) by COPY in one transaction. */
+export function copyLimit(w: Workload, lanes: Batch[][], prepare?: (pool: Pool) => Promise<void>, format: 'text' | 'binary' = 'text'): Promise<DbRun> {
   return timed(w, lanes, async (pool, batches) => {
     let rows = 0;
-    for (const b of batches) rows += await withTransaction(pool, (c) => copyInto(c, METRICS_COPY, b.copyChunks));
+    for (const b of batches) rows += await withTransaction(pool, (c) => (format === 'text' ? copyInto(c, METRICS_COPY, b.copyChunks) : copyInto(c, METRICS_COPY_BINARY, b.binaryChunks)));
     return rows;
   }, Number.MAX_SAFE_INTEGER, prepare);
 }

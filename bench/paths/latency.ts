@@ -4,7 +4,7 @@
 // committed by the first poll whose stored offset of its partition is past it; latency = that
 // poll's completion time - ts. No triggers; the error is at most one poll period, and always high.
 import { randomBytes } from 'node:crypto';
-import type { Message } from '../../src/kafka/client.ts';
+import type { Kafka, Message } from '../../src/kafka/client.ts';
 import { benchDatabase, committedMessages, storedOffsets } from '../db.ts';
 import { benchKafka, createTopics, lifecycleMessages, produceAll, rng, sampleJson, type Workload } from '../load.ts';
 import { percentile, sleep } from '../stats.ts';
@@ -20,7 +20,8 @@ export interface LatencyRun {
   peakRssMb: number;
 }
 
-export async function latencyRun(w: Workload, partitions: number, rowsPerSec: number, durationMs: number): Promise<LatencyRun> {
+/** `env` goes to the worker (e.g. SCHEDULER_ENABLED=true: the scheduler's jobs as deployed). */
+export async function latencyRun(w: Workload, partitions: number, rowsPerSec: number, durationMs: number, env: Record<string, string> = {}): Promise<LatencyRun> {
   const id = randomBytes(4).toString('hex');
   const topics = { stats: `bench-${id}.lat.stats`, lifecycle: `bench-${id}.lat.lifecycle`, dlq: `bench-${id}.lat.dlq` };
   await createTopics([topics.stats, topics.lifecycle, topics.dlq], partitions);
@@ -28,7 +29,7 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
   const life = lifecycleMessages({ ...w, lifecycle: w.lifecycle.filter((l) => l.json.type === 'app.registered' || l.json.type === 'container.started') });
   await produceAll(kafka, topics.lifecycle, life, 2000, 1);
   const db = await benchDatabase();
-  const worker = spawnBenchWorker(db.url, topics);
+  const worker = spawnBenchWorker(db.url, topics, env);
   const timeline = new Map<number, { t: number; next: number }[]>();
   let polling = true;
   try {
@@ -53,14 +54,40 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
       await poll(); // the commits the last sleep hid
     })();
 
-    const containers = [...new Map(w.samples.map((s) => [s.container, s])).values()];
-    const ratePerSec = rowsPerSec / 8;
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    const sent: { p: number; offset: number; ts: number }[] = [];
-    const r = rng(7);
-    const t0 = Date.now();
-    let k = 0;
+    const { sent, achievedPerSec } = await produceAtRate(kafka, topics.stats, w, rowsPerSec / 8, durationMs);
+    const deadline = Date.now() + 60_000;
+    while ((await committedMessages(db.pool, topics.stats)) < sent.length && Date.now() < deadline) await sleep(50);
+    polling = false;
+    await poller;
+    const lat: number[] = [];
+    const cursor = new Map<number, number>(); // offsets rise per partition: each timeline is walked once
+    for (const s of sent) {
+      const tl = timeline.get(s.p) ?? [];
+      let i = cursor.get(s.p) ?? 0;
+      while (i < tl.length && tl[i]!.next <= s.offset) i++;
+      cursor.set(s.p, i);
+      if (i === tl.length) throw new Error(`message ${s.p}/${s.offset} was not committed within 60 s`);
+      lat.push(tl[i]!.t - s.ts);
+    }
+    const rss = await worker.stop();
+    return { ratePerSec: rowsPerSec, achievedPerSec: achievedPerSec * 8, messages: sent.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat.reduce((a, b) => Math.max(a, b), 0), peakRssMb: rss };
+  } finally {
+    polling = false;
+    await worker.stop();
+    await db.drop();
+  }
+}
+
+/** Sends stats samples at `ratePerSec` messages a second for `durationMs`, each stamped ts = send time; returns where each landed. */
+async function produceAtRate(kafka: Kafka, topic: string, w: Workload, ratePerSec: number, durationMs: number): Promise<{ sent: { p: number; offset: number; ts: number }[]; achievedPerSec: number }> {
+  const containers = [...new Map(w.samples.map((s) => [s.container, s])).values()];
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const sent: { p: number; offset: number; ts: number }[] = [];
+  const r = rng(7);
+  const t0 = Date.now();
+  let k = 0;
+  try {
     while (Date.now() - t0 < durationMs) {
       const due = Math.floor(((Date.now() - t0) / 1000) * ratePerSec) - sent.length;
       if (due > 0) {
@@ -70,7 +97,7 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
           const c = containers[k++ % containers.length]!;
           msgs.push({ key: c.container, partition: c.partition, value: JSON.stringify(sampleJson(c.app, c.container, c.replica, ts, r)) });
         }
-        const meta = await producer.send({ topic: topics.stats, acks: -1, messages: msgs });
+        const meta = await producer.send({ topic, acks: -1, messages: msgs });
         const base = new Map(meta.map((m) => [m.partition, Number(m.baseOffset)]));
         const idx = new Map<number, number>();
         for (const m of msgs) {
@@ -81,23 +108,8 @@ export async function latencyRun(w: Workload, partitions: number, rowsPerSec: nu
       }
       await sleep(10);
     }
-    const achievedPerSec = (sent.length / (Date.now() - t0)) * 1000;
-    await producer.disconnect();
-    const deadline = Date.now() + 60_000;
-    while ((await committedMessages(db.pool, topics.stats)) < sent.length && Date.now() < deadline) await sleep(50);
-    polling = false;
-    await poller;
-    const lat: number[] = [];
-    for (const s of sent) {
-      const hit = timeline.get(s.p)?.find((e) => e.next > s.offset);
-      if (!hit) throw new Error(`message ${s.p}/${s.offset} was not committed within 60 s`);
-      lat.push(hit.t - s.ts);
-    }
-    const rss = await worker.stop();
-    return { ratePerSec: ratePerSec * 8, achievedPerSec: achievedPerSec * 8, messages: sent.length, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat.reduce((a, b) => Math.max(a, b), 0), peakRssMb: rss };
+    return { sent, achievedPerSec: (sent.length / (Date.now() - t0)) * 1000 };
   } finally {
-    polling = false;
-    await worker.stop();
-    await db.drop();
+    await producer.disconnect();
   }
 }

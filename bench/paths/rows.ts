@@ -1,9 +1,10 @@
 // The workload's metric rows, prepared in memory before any timing: per lane (one database
 // connection, like one of the worker's PARTITIONS_CONCURRENCY partitions in flight) and per batch
-// of BATCH_MAX_MESSAGES messages, both as COPY text (the worker's own encoder) and as parameters.
+// of BATCH_MAX_MESSAGES messages, as COPY text and COPY binary (the worker's own encoders) and as parameters.
 import type { Pool } from '../../src/db/pool.ts';
 import { decodeStats } from '../../src/ingest/decode/decode.ts';
-import { ChunkBuilder, addMetricRows } from '../../src/ingest/rows.ts';
+import { ChunkBuilder, addMetricRows, addMetricRowsBinary } from '../../src/ingest/rows.ts';
+import { BinaryChunkBuilder } from '../../src/ingest/copy.ts';
 import { METRIC_TYPES, METRIC_UNITS, type StatsMessage } from '../../src/ingest/contract.ts';
 import type { Workload } from '../load.ts';
 
@@ -12,6 +13,8 @@ export type RowValues = [string, string, string, number, string, string, string]
 export interface Batch {
   messages: StatsMessage[];
   copyChunks: string[];
+  /** The same rows in COPY binary format (the binary COPY limit). */
+  binaryChunks: Buffer[];
   rows: number;
 }
 
@@ -38,8 +41,12 @@ export function lanesOf(decoded: { partition: number; msg: StatsMessage }[], lan
     for (let i = 0; i < msgs.length; i += batchMessages) {
       const messages = msgs.slice(i, i + batchMessages);
       const b = new ChunkBuilder();
-      for (const m of messages) addMetricRows(b, m);
-      out[p % lanes]!.push({ messages, copyChunks: b.done(), rows: b.rows });
+      const bin = new BinaryChunkBuilder();
+      for (const m of messages) {
+        addMetricRows(b, m);
+        addMetricRowsBinary(bin, m);
+      }
+      out[p % lanes]!.push({ messages, copyChunks: b.done(), binaryChunks: bin.done(), rows: b.rows });
     }
   }
   return out;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { benchDatabase, committedMessages, countRows, type BenchDatabase } from '../db.ts';
 import { ROWS_PER_SAMPLE } from '../load.ts';
 import { followProgress, peakRssMb, sleep } from '../stats.ts';
-import { repo } from '../../test/helpers/worker.ts';
+import { repo } from '../../tools/repo.ts';
 
 export const WORKER_NODE_FLAGS = ['--max-old-space-size=256'];
 
@@ -71,19 +71,33 @@ export interface WorkerRun {
   rowsLanded: number;
 }
 
+/** Options of one end-to-end run: worker env, node flags, and an existing database to run into. */
+export interface WorkerRunOptions {
+  env?: Record<string, string>;
+  nodeFlags?: string[];
+  /** Run into this database (left as it is afterwards) instead of a fresh one; its metrics rows before the run are `rowsBefore`. */
+  db?: BenchDatabase;
+  rowsBefore?: number;
+  /** Called with the worker's pid once it runs, and when the run is over (where-the-time-goes sampling). */
+  onStart?: (pid: number) => void;
+  onEnd?: () => Promise<void>;
+}
+
 /** One end-to-end run over `samples` stats messages already in `topics`. */
-export async function runWorkerOnce(topics: BenchTopics, samples: number, extra: Record<string, string> = {}, nodeFlags: string[] = []): Promise<WorkerRun> {
-  const db: BenchDatabase = await benchDatabase();
-  const w = spawnBenchWorker(db.url, topics, extra, nodeFlags);
+export async function runWorkerOnce(topics: BenchTopics, samples: number, o: WorkerRunOptions = {}): Promise<WorkerRun> {
+  const db: BenchDatabase = o.db ?? (await benchDatabase());
+  const w = spawnBenchWorker(db.url, topics, o.env, o.nodeFlags);
+  o.onStart?.(w.child.pid!);
   try {
     const p = await followProgress(() => committedMessages(db.pool, topics.stats), samples, { timeoutMs: 900_000 });
     if (!p.complete) throw new Error(`worker did not finish: ${p.done}/${samples} messages\n${w.output()}`);
+    await o.onEnd?.();
     const rss = await w.stop();
     await sleep(100);
-    const rowsLanded = await countRows(db.pool, 'metrics');
+    const rowsLanded = (await countRows(db.pool, 'metrics')) - (o.rowsBefore ?? 0);
     return { rowsPerSec: p.rate * ROWS_PER_SAMPLE, seconds: p.seconds, peakRssMb: rss, rowsLanded };
   } finally {
     await w.stop();
-    await db.drop();
+    if (!o.db) await db.drop();
   }
 }

@@ -1,5 +1,5 @@
-// COPY ... FROM STDIN in text format through pg-copy-streams: the encoder and the one function
-// that streams rows to PostgreSQL, respecting backpressure.
+// COPY ... FROM STDIN through pg-copy-streams: the text-format escaping, the binary-format tuple
+// writer, and the one function that streams either to PostgreSQL, respecting backpressure.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -30,12 +30,84 @@ export function field(value: string | null | undefined): string {
   return value === null || value === undefined ? NULL : copyText(value);
 }
 
+/** What one COPY streams: text rows (each chunk a run of complete rows) or binary-format bytes. */
+export type CopyChunk = string | Buffer;
+
 /**
- * Streams `chunks` (each a run of complete rows ending in \n) into `sql` (a COPY ... FROM STDIN
- * statement) on `client`; resolves with the number of rows PostgreSQL reports.
+ * Streams `chunks` into `sql` (a COPY ... FROM STDIN statement, text or `(FORMAT binary)`) on
+ * `client`; resolves with the number of rows PostgreSQL reports.
  */
-export async function copyInto(client: PoolClient, sql: string, chunks: Iterable<string>): Promise<number> {
+export async function copyInto(client: PoolClient, sql: string, chunks: Iterable<CopyChunk>): Promise<number> {
   const stream = client.query(copyFrom(sql));
   await pipeline(Readable.from(chunks, { objectMode: false }), stream);
   return Number(stream.rowCount ?? 0);
 }
+
+const BINARY_CHUNK_BYTES = 256 * 1024;
+/** The binary format's header: signature, flags (no OIDs), no header extension. */
+const BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** µs from the Unix epoch to PostgreSQL's (2000-01-01T00:00:00Z). */
+const PG_EPOCH_US = 946_684_800_000_000;
+const TWO_32 = 4_294_967_296;
+
+/**
+ * Writes COPY binary format (header, tuples of length-prefixed fields, trailer) into buffers of
+ * about 256 KB, so a large batch is never one huge allocation. A tuple is written in two steps:
+ * `tuple(fields, bytes)` reserves its exact size, then one call per field in column order.
+ */
+export class BinaryChunkBuilder {
+  readonly chunks: Buffer[] = [];
+  rows = 0;
+  private buf = Buffer.allocUnsafe(BINARY_CHUNK_BYTES);
+  private pos = BINARY_HEADER.copy(this.buf, 0);
+
+  /** Starts a tuple of `fields` fields whose field bytes (length words excluded) add up to `bytes`. */
+  tuple(fields: number, bytes: number): void {
+    this.reserve(2 + 4 * fields + bytes);
+    this.pos = this.buf.writeInt16BE(fields, this.pos);
+    this.rows++;
+  }
+
+  /** A field of raw bytes (text and varchar in UTF-8, jsonb as version byte 1 + JSON text). */
+  bytes(b: Buffer): void {
+    this.pos = this.buf.writeInt32BE(b.length, this.pos);
+    this.pos += b.copy(this.buf, this.pos);
+  }
+
+  /** float4: the REAL nearest the number (the server's text input rounds the decimal the same way). */
+  float4(v: number): void {
+    this.pos = this.buf.writeInt32BE(4, this.pos);
+    this.pos = this.buf.writeFloatBE(v === 0 ? 0 : v, this.pos); // -0 is stored as 0, as by text input
+  }
+
+  /** timestamptz from µs since the Unix epoch (an exact integer below 2^53). */
+  timestampUs(us: number): void {
+    const pg = us - PG_EPOCH_US;
+    const hi = Math.floor(pg / TWO_32);
+    this.pos = this.buf.writeInt32BE(8, this.pos);
+    this.pos = this.buf.writeInt32BE(hi, this.pos);
+    this.pos = this.buf.writeUInt32BE(pg - hi * TWO_32, this.pos);
+  }
+
+  /** Ends the stream (trailer) and returns the chunks to pass to `copyInto`. */
+  done(): Buffer[] {
+    this.reserve(2);
+    this.pos = this.buf.writeInt16BE(-1, this.pos);
+    this.flush(0);
+    return this.chunks;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n > this.buf.length) this.flush(n);
+  }
+
+  private flush(next: number): void {
+    if (this.pos > 0) this.chunks.push(this.buf.subarray(0, this.pos));
+    this.buf = next > 0 ? Buffer.allocUnsafe(Math.max(BINARY_CHUNK_BYTES, next)) : Buffer.alloc(0);
+    this.pos = 0;
+  }
+}
+
+/** Bytes of one field for `BinaryChunkBuilder.tuple`: float4 4, timestamptz 8. */
+export const FLOAT4_BYTES = 4;
+export const TIMESTAMPTZ_BYTES = 8;

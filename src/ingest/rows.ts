@@ -1,6 +1,6 @@
-// Contract messages -> COPY rows for metrics and for the lifecycle staging table.
+// Contract messages -> COPY rows for metrics (text or binary format) and for the lifecycle staging table.
 import { METRIC_TYPES, METRIC_UNITS, type LifecycleMessage, type StatsMessage } from './contract.ts';
-import { copyText, field } from './copy.ts';
+import { BinaryChunkBuilder, FLOAT4_BYTES, TIMESTAMPTZ_BYTES, copyText, field } from './copy.ts';
 
 const CHUNK_CHARS = 256 * 1024;
 
@@ -26,18 +26,70 @@ export class ChunkBuilder {
   }
 }
 
-export const METRICS_COPY = 'COPY metrics (app_name, metric_type, timestamp, value, labels, unit, aggregation_level) FROM STDIN';
+const METRICS_COLUMNS = '(app_name, metric_type, timestamp, value, labels, unit, aggregation_level)';
+export const METRICS_COPY = `COPY metrics ${METRICS_COLUMNS} FROM STDIN`;
+/** The same rows in COPY's binary format: typed timestamptz and float4, no text parsing on the server. */
+export const METRICS_COPY_BINARY = `COPY metrics ${METRICS_COLUMNS} FROM STDIN (FORMAT binary)`;
+
+/**
+ * The labels column: the given labels plus container_id. Built as text without copying the object;
+ * a container_id key among the labels is followed by ours, and jsonb keeps the last of duplicate keys.
+ */
+export function labelsJson(m: StatsMessage): string {
+  const id = JSON.stringify(m.container_id);
+  const given = m.labels === undefined ? '{}' : JSON.stringify(m.labels);
+  return given.length === 2 ? `{"container_id":${id}}` : `${given.slice(0, -1)},"container_id":${id}}`;
+}
+
+/** Per metric type, the text after the value: labels come between, then unit and level. */
+const TEXT_TAIL = Object.fromEntries(METRIC_TYPES.map((t) => [t, `\t${METRIC_UNITS[t]}\tinstance\n`])) as Record<(typeof METRIC_TYPES)[number], string>;
 
 /** Appends the metrics rows of one stats sample: one row per metric field present. */
 export function addMetricRows(out: ChunkBuilder, m: StatsMessage): number {
-  const labels = copyText(JSON.stringify({ ...(m.labels ?? {}), container_id: m.container_id }));
+  const labels = copyText(labelsJson(m));
   const prefix = `${copyText(m.app)}\t`;
-  const middle = `\t${copyText(m.ts.iso)}\t`;
+  const middle = `\t${m.ts.iso}\t`; // digits, dashes, colons, T, Z: nothing to escape
   let n = 0;
   for (const type of METRIC_TYPES) {
     const value = m[type];
     if (value === undefined) continue;
-    out.add(`${prefix}${type}${middle}${value}\t${labels}\t${METRIC_UNITS[type]}\tinstance\n`);
+    out.add(`${prefix}${type}${middle}${value}\t${labels}${TEXT_TAIL[type]}`);
+    n++;
+  }
+  return n;
+}
+
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+const TYPE_BYTES = Object.fromEntries(METRIC_TYPES.map((t) => [t, utf8(t)])) as Record<(typeof METRIC_TYPES)[number], Buffer>;
+const UNIT_BYTES = Object.fromEntries(METRIC_TYPES.map((t) => [t, utf8(METRIC_UNITS[t])])) as Record<(typeof METRIC_TYPES)[number], Buffer>;
+const INSTANCE = utf8('instance');
+const METRICS_FIELDS = 7;
+
+/** µs since the Unix epoch of a normalised timestamp: whole seconds from `ms`, the fraction from `iso` (always 6 digits). */
+export function epochMicros(ts: { ms: number; iso: string }): number {
+  return Math.floor(ts.ms / 1000) * 1_000_000 + Number(ts.iso.slice(-7, -1));
+}
+
+/** The metrics rows of one stats sample in COPY binary format (METRICS_COPY_BINARY); same rows as `addMetricRows`. */
+export function addMetricRowsBinary(out: BinaryChunkBuilder, m: StatsMessage): number {
+  const app = utf8(m.app);
+  const labels = utf8(`\u0001${labelsJson(m)}`); // jsonb binary input: version 1, then the JSON text
+  const us = epochMicros(m.ts);
+  const fixed = app.length + TIMESTAMPTZ_BYTES + FLOAT4_BYTES + labels.length + INSTANCE.length;
+  let n = 0;
+  for (const type of METRIC_TYPES) {
+    const value = m[type];
+    if (value === undefined) continue;
+    const typeBytes = TYPE_BYTES[type];
+    const unit = UNIT_BYTES[type];
+    out.tuple(METRICS_FIELDS, fixed + typeBytes.length + unit.length);
+    out.bytes(app);
+    out.bytes(typeBytes);
+    out.timestampUs(us);
+    out.float4(value);
+    out.bytes(labels);
+    out.bytes(unit);
+    out.bytes(INSTANCE);
     n++;
   }
   return n;

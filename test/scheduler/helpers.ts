@@ -1,33 +1,10 @@
-// Shared by the scheduler tests: a config for a test database, a silent logger, a runner.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig, type Config } from '../../src/config.ts';
+// Shared by the scheduler tests: a config for a test database, a silent logger, a runner (from
+// tools/fixtures/jobs.ts, which the benchmark uses too), and what the tests check with them.
 import type { Pool } from '../../src/db/pool.ts';
-import { createLogger } from '../../src/log.ts';
 import { DAY_MS, dayOf } from '../../src/partitions/index.ts';
-import { createRunner, type RunnerOptions } from '../../src/scheduler/index.ts';
 import type { JobRun } from '../../src/scheduler/types.ts';
 
-export const silent = createLogger({ level: 'silent' });
-
-export function testConfig(url: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ DATABASE_URL: url, ARCHIVE_DIR: mkdtempSync(join(tmpdir(), 'orchestry-archive-')), LOG_LEVEL: 'silent', ...env });
-}
-
-export function runnerFor(pool: Pool, config: Config, opts: RunnerOptions & { workerId?: string } = {}) {
-  return createRunner({ config, pool, logger: silent, workerId: opts.workerId ?? 'test-worker', ...opts });
-}
-
-/** Runs `job` through a runner and returns the finished run; throws when it failed. */
-export async function runJob(pool: Pool, config: Config, job: string, params: Record<string, unknown> = {}, opts: RunnerOptions = {}): Promise<JobRun> {
-  const runner = runnerFor(pool, config, opts);
-  const { done } = await runner.trigger(job, params, 'cli');
-  const run = await done;
-  await runner.stop();
-  if (run.status !== 'succeeded') throw new Error(`${job} failed: ${run.error}`);
-  return run;
-}
+export { silent, testConfig, runnerFor, runJob } from '../../tools/fixtures/jobs.ts';
 
 /** Names of the tables attached under `parent`. */
 export async function childrenOf(pool: Pool, parent: string): Promise<string[]> {
