@@ -78,7 +78,7 @@ export const envSchema = z.object({
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   BATCH_MAX_MESSAGES: int(1, 1000000).default(1000),
   BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
-  BATCH_MAX_WAIT_MS: int(0, 60000).default(200),
+  BATCH_MAX_WAIT_MS: int(0, 60000).default(50),
   PARTITIONS_CONCURRENCY: int(1, 64).default(2),
   MESSAGE_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   // Hostile input (issue 11): inflation cap per record batch, DLQ value cap, placeholder applications.

@@ -2,7 +2,6 @@
 // tools/fixtures/jobs.ts, which the benchmark uses too), and what the tests check with them.
 import type { Pool } from '../../src/db/pool.ts';
 import { DAY_MS, dayOf } from '../../src/partitions/index.ts';
-import type { JobRun } from '../../src/scheduler/types.ts';
 
 export { silent, testConfig, runnerFor, runJob } from '../../tools/fixtures/jobs.ts';
 

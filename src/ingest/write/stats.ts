@@ -1,11 +1,11 @@
 // The stats part of a chunk's transaction: placeholders for apps not known yet, the metrics rows
-// by COPY, the newest sample per container onto its instances row, and the late windows logged
+// by binary COPY, the newest sample per container onto its instances row, and the late windows logged
 // for the rollups job.
 import type { PoolClient } from '../../db/pool.ts';
 import type { Item } from '../chunk/item.ts';
 import type { StatsMessage } from '../contract.ts';
-import { copyInto } from '../copy.ts';
-import { ChunkBuilder, METRICS_COPY, addMetricRows } from '../rows.ts';
+import { BinaryChunkBuilder, copyInto } from '../copy.ts';
+import { METRICS_COPY_BINARY, addMetricRowsBinary } from '../rows.ts';
 import { TouchedWindows } from './invalidations.ts';
 import type { KnownApps } from './placeholder-apps.ts';
 
@@ -15,7 +15,7 @@ export interface RowsWritten {
 }
 
 export async function writeStats(client: PoolClient, items: Item[], knownApps: KnownApps): Promise<RowsWritten> {
-  const out = new ChunkBuilder();
+  const out = new BinaryChunkBuilder();
   const touched = new TouchedWindows();
   const apps = new Set<string>();
   // The newest sample per container updates its instances row (newer wins; equal ts: later offset).
@@ -24,7 +24,7 @@ export async function writeStats(client: PoolClient, items: Item[], knownApps: K
   for (const i of items) {
     const m = i.stats;
     if (!m || i.rejected) continue;
-    addMetricRows(out, m);
+    addMetricRowsBinary(out, m);
     touched.add(m);
     apps.add(m.app);
     if (m.cpu_percent !== undefined || m.memory_percent !== undefined || m.memory_bytes !== undefined) {
@@ -38,7 +38,7 @@ export async function writeStats(client: PoolClient, items: Item[], knownApps: K
     const res = await client.query('SELECT orchestry_ensure_apps($1::text[], NOW())', [unknown.sort()]);
     events += res.rowCount ?? 0;
   }
-  const metrics = out.rows > 0 ? await copyInto(client, METRICS_COPY, out.done()) : 0;
+  const metrics = out.rows > 0 ? await copyInto(client, METRICS_COPY_BINARY, out.done()) : 0;
   if (latest.size > 0) await updateInstances(client, [...latest.values()]);
   // Late rows: windows below the rollup watermark are logged for the rollups job (same transaction).
   await touched.log(client);
