@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { stackDown, stackStatus, stackUp } from '../../tools/stack/index.ts';
+import { newClusterId } from '../../tools/stack/kafka.ts';
 import { portAnswers, waitFor } from '../../tools/stack/process.ts';
 
 const gone = (pid: number) => {
@@ -17,6 +18,12 @@ const gone = (pid: number) => {
   }
 };
 const portOf = (address: string) => Number(new URL(address.includes('://') ? address : `tcp://${address}`).port);
+
+test('KRaft cluster ids never start with a dash (the storage tool would read one as an option)', () => {
+  const ids = Array.from({ length: 5000 }, newClusterId);
+  assert.ok(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id)), 'a 22-character base64url id not starting with -');
+  assert.equal(new Set(ids).size, ids.length);
+});
 
 test('addresses given to stackUp are returned as they are and nothing is started', async () => {
   const root = await mkdtemp(join(tmpdir(), 'orchestry-stack-'));

@@ -3,11 +3,10 @@
 // Kafka authentication and encryption. Same classpath and process handling as kafka.ts; SCRAM users
 // are created at format time (KRaft: StorageTool format --add-scram).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kafkaAnswers, kafkaLibs, serverProperties, stopKafka } from '../../tools/stack/kafka.ts';
+import { kafkaAnswers, kafkaLibs, newClusterId, serverProperties, stopKafka } from '../../tools/stack/kafka.ts';
 import { freePort, pidAlive, portAnswers, run, sleep, terminate } from '../../tools/stack/process.ts';
 
 type Log = (line: string) => void;
@@ -90,7 +89,7 @@ export async function startSaslKafka(repo: string, root: string, users: SaslUser
   const cp = join(libs, '*');
   const scram = users.flatMap((u) => ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]));
   log(`kafka-sasl: formatting storage with ${users.length} SCRAM user(s)`);
-  await run('java', ['-Xmx256m', '-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', props, '-g', ...scram]);
+  await run('java', ['-Xmx256m', '-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', props, '-g', ...scram]);
   const logFile = join(dir, 'kafka.log');
   const fd = openSync(logFile, 'a');
   const child = spawn('java', ['-Xms128m', '-Xmx512m', '-Djava.awt.headless=true', '-cp', cp, log4j, 'kafka.Kafka', props], { cwd: dir, detached: true, stdio: ['ignore', fd, fd] });

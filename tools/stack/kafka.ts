@@ -14,6 +14,17 @@ const STOP_GRACE_MS = 30_000;
 /** Large enough for 12 MB values plus batch overhead. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+
+/**
+ * A random KRaft cluster id (16 bytes, base64url) that does not start with '-': the storage tool's
+ * argument parser would read such an id as an option (1 in 64 ids), as Kafka's own Uuid.randomUuid avoids.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 export async function kafkaVersion(repo: string): Promise<string> {
   const pom = await readFile(join(repo, 'stack/kafka/pom.xml'), 'utf8');
   const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
@@ -128,7 +139,7 @@ export async function startKafka(repo: string, root: string, prefer: { port?: nu
   const log4j = `-Dlog4j2.configurationFile=${join(repo, 'stack/kafka/log4j2.properties')}`;
   const cp = join(libs, '*');
   if (!existsSync(join(dataDir, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     log(`kafka: formatting storage (cluster ${clusterId})`);
     await run('java', ['-Xmx256m', '-cp', cp, log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '-g']);
   }
