@@ -2,7 +2,7 @@
 // partitions, detach, drop. Each runs on a dedicated connection with lock_timeout set (3 s by
 // default) and is retried with capped backoff when the lock does not come (55P03) or a deadlock
 // picks it (40P01), instead of queueing in front of ingestion. Two sessions creating the same
-// table at once: the later one fails on the catalog's unique index (23505, pg_type or pg_class),
+// table at once: the later one fails on the catalog's unique index (23505, pg_type or pg_class) or on the row type it made (42710),
 // and its retry finds the table made. Creating is CREATE TABLE then
 // ATTACH (migration 000004), and DETACH ... CONCURRENTLY: both take only SHARE UPDATE EXCLUSIVE
 // on the parent, so ingestion (ROW EXCLUSIVE) keeps writing meanwhile.
@@ -27,8 +27,11 @@ export interface LockOptions {
 }
 
 const LOCK_STATES = new Set(['55P03', '40P01']);
-/** Ensure also retries a lost race to create the same table (the catalog's unique index). */
-const ENSURE_STATES = new Set([...LOCK_STATES, '23505']);
+/**
+ * Ensure also retries a lost race to create the same table: the catalog's unique index (23505), or
+ * the table's row type made by the other session first (42710 duplicate_object; 42P07 duplicate_table).
+ */
+const ENSURE_STATES = new Set([...LOCK_STATES, '23505', '42710', '42P07']);
 
 /** Runs `fn` on a dedicated connection (outside any transaction) whose statements wait at most the lock timeout. */
 async function withLockTimeout<T>(pool: Pool, opts: LockOptions, fn: (c: PoolClient) => Promise<T>): Promise<T> {
