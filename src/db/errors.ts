@@ -58,6 +58,18 @@ export function isLockContention(err: unknown): boolean {
 }
 
 /**
+ * 23505 unique_violation on the catalog, 42710 duplicate_object (the row type), 42P07
+ * duplicate_table: what the later of two sessions creating the same table at once gets.
+ */
+const CATALOG_RACE = new Set(['23505', '42710', '42P07']);
+
+/** Whether a CREATE lost a race to another session making the same object: a retry finds it made. */
+export function isCatalogRace(err: unknown): boolean {
+  const state = err instanceof DbError ? err.sqlState : sqlState(err);
+  return state !== undefined && CATALOG_RACE.has(state);
+}
+
+/**
  * Whether a connection that saw `err` may be unusable: an error with no code at all did not come
  * from the server (nor from a socket the driver names), so the client is not trusted again.
  */

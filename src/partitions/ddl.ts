@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { withClient } from '../db/tx.ts';
-import { sqlState } from '../errors.ts';
+import { isCatalogRace, isLockContention } from '../db/errors.ts';
 import { listChildren } from './catalog.ts';
 import { LEVELS, type DayParent, type Level } from './names.ts';
 
@@ -26,12 +26,8 @@ export interface LockOptions {
   maxBackoffMs?: number;
 }
 
-const LOCK_STATES = new Set(['55P03', '40P01']);
-/**
- * Ensure also retries a lost race to create the same table: the catalog's unique index (23505), or
- * the table's row type made by the other session first (42710 duplicate_object; 42P07 duplicate_table).
- */
-const ENSURE_STATES = new Set([...LOCK_STATES, '23505', '42710', '42P07']);
+/** Ensure also retries a lost race to create the same table (db/errors.ts, isCatalogRace). */
+const lockOrCatalogRace = (err: unknown) => isLockContention(err) || isCatalogRace(err);
 
 /** Runs `fn` on a dedicated connection (outside any transaction) whose statements wait at most the lock timeout. */
 async function withLockTimeout<T>(pool: Pool, opts: LockOptions, fn: (c: PoolClient) => Promise<T>): Promise<T> {
@@ -45,14 +41,14 @@ async function withLockTimeout<T>(pool: Pool, opts: LockOptions, fn: (c: PoolCli
   });
 }
 
-/** Runs `what` again, with backoff, while it fails for want of a lock (or with another of `states`). */
-async function withLockRetries<T>(opts: LockOptions, what: () => Promise<T>, states = LOCK_STATES): Promise<T> {
+/** Runs `what` again, with backoff, while it fails for want of a lock (or as `retryable` says). */
+async function withLockRetries<T>(opts: LockOptions, what: () => Promise<T>, retryable: (err: unknown) => boolean = isLockContention): Promise<T> {
   const attempts = opts.attempts ?? 8;
   for (let attempt = 1; ; attempt++) {
     try {
       return await what();
     } catch (err) {
-      if (!states.has(sqlState(err) ?? '') || attempt >= attempts) throw err;
+      if (!retryable(err) || attempt >= attempts) throw err;
       await sleep(Math.min(250 * 2 ** attempt, opts.maxBackoffMs ?? 5000));
     }
   }
@@ -74,7 +70,7 @@ export async function createDayPartition(db: Pool | PoolClient, parent: DayParen
 export async function ensureDayPartitions(pool: Pool, parent: DayParent, days: string[], levels: readonly Level[] = LEVELS, opts: LockOptions = {}): Promise<void> {
   if (days.length === 0) return;
   await withLockTimeout(pool, opts, async (c) => {
-    for (const day of days) await withLockRetries(opts, () => createDayPartition(c, parent, day, levels), ENSURE_STATES);
+    for (const day of days) await withLockRetries(opts, () => createDayPartition(c, parent, day, levels), lockOrCatalogRace);
   });
 }
 

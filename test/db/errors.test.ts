@@ -2,7 +2,7 @@
 // retry can help, by SQLSTATE; lock contention; when a connection is not to be trusted again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyDbError, connectionSuspect, DbError, isLockContention } from '../../src/db/errors.ts';
+import { classifyDbError, connectionSuspect, DbError, isCatalogRace, isLockContention } from '../../src/db/errors.ts';
 
 const pgError = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
@@ -45,6 +45,13 @@ test('lock contention is a lock timeout (55P03) or a deadlock (40P01), raw or cl
   assert.equal(isLockContention(classifyDbError(pgError('55P03'))), true);
   assert.equal(isLockContention(pgError('40001')), false);
   assert.equal(isLockContention(new Error('timeout')), false);
+});
+
+test('a lost race to create the same table is 23505, 42710 or 42P07, raw or classified; nothing else', () => {
+  for (const state of ['23505', '42710', '42P07']) assert.equal(isCatalogRace(pgError(state)), true, state);
+  assert.equal(isCatalogRace(classifyDbError(pgError('42710'))), true);
+  assert.equal(isCatalogRace(pgError('55P03')), false);
+  assert.equal(isCatalogRace(new Error('exists')), false);
 });
 
 test('a connection is suspect after an error with no code at all, not after a server or socket error', () => {
