@@ -6,7 +6,7 @@
 import type { Pool } from '../db/pool.ts';
 import { sqlState } from '../errors.ts';
 import { isArchived, isAttached } from './catalog.ts';
-import { dayOf } from './days.ts';
+import { DAY_MS, dayOf } from './days.ts';
 import { ensureDayPartitions, type LockOptions } from './ddl.ts';
 import { ingestLeafName, partitionName } from './names.ts';
 
@@ -38,16 +38,18 @@ export class DayPartitions implements Partitions {
   ) {}
 
   async ensureDays(parent: IngestParent, timestampsMs: number[]): Promise<Set<string>> {
-    const seen = this.ensured;
-    const wanted = new Set<string>();
-    for (const ms of timestampsMs) wanted.add(`${parent}:${dayOf(ms)}`);
+    // A chunk's thousand timestamps fall on a day or two: each distinct day is named once.
+    const dayNumbers = new Set<number>();
+    for (const ms of timestampsMs) dayNumbers.add(Math.floor(ms / DAY_MS));
+    const wanted = new Map<string, [IngestParent, string]>();
+    const want = (table: IngestParent, day: string) => wanted.set(`${table}:${day}`, [table, day]);
+    for (const d of dayNumbers) want(parent, dayOf(d * DAY_MS));
     // Placeholder-registration events are stamped with the current time.
-    wanted.add(`events:${dayOf((this.options.now ?? Date.now)())}`);
+    want('events', dayOf((this.options.now ?? Date.now)()));
     const unavailable = new Set<string>();
-    for (const key of wanted) {
-      if (seen.has(key)) continue;
-      const [table, day] = key.split(':') as [IngestParent, string];
-      if (await this.ensureDay(table, day)) seen.add(key);
+    for (const [key, [table, day]] of wanted) {
+      if (this.ensured.has(key)) continue;
+      if (await this.ensureDay(table, day)) this.ensured.add(key);
       else if (table === parent) unavailable.add(day);
     }
     return unavailable;

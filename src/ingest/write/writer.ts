@@ -111,5 +111,5 @@ async function commitRange(deps: WriterDeps, chunk: Chunk, result: WriteResult):
   result.rows.events += rows.events;
   result.stored += chunk.items.filter((i) => !i.rejected && !i.tombstone).length;
   result.deadLettered += deps.deadLetters.count(chunk);
-  for (const i of chunk.items) if (i.stats) deps.knownApps.add(i.stats.app);
+  for (const app of new Set(chunk.items.map((i) => i.stats?.app))) if (app !== undefined) deps.knownApps.add(app);
 }
