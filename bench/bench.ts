@@ -167,7 +167,7 @@ async function latencies(c: Context, workerRate: number): Promise<Record<'half' 
   const run = async (share: number, scheduler: boolean) => {
     c.o.log(`latency at ${share * 100} % load (${Math.round(workerRate * share)} rows/s for ${c.P.latencyMs / 1000} s, scheduler ${scheduler ? 'on' : 'off'})`);
     const r = await latencyRun(c.w, c.P.partitions, workerRate * share, c.P.latencyMs, { SCHEDULER_ENABLED: String(scheduler) });
-    c.o.log(`  p50 ${Math.round(r.p50Ms)} ms, p99 ${Math.round(r.p99Ms)} ms, max ${Math.round(r.maxMs)} ms`);
+    c.o.log(`  p50 ${Math.round(r.p50Ms)} ms, p99 ${Math.round(r.p99Ms)} ms, max ${Math.round(r.maxMs)} ms (warm-up: first ${r.warmupMs / 1000} s, max ${Math.round(r.warmupMaxMs)} ms)`);
     return r;
   };
   return { half: await run(0.5, true), halfOff: await run(0.5, false), eighty: await run(0.8, true) };
@@ -232,7 +232,7 @@ function buildReport(c: Context, runs: Runs, sweep: Report['sweep'], lat: Record
   const fig = (name: string, k: keyof Runs, unit: string, note?: string): Figure => ({ name, value: median(runs[k]), unit, runs: runs[k], ...(note ? { note } : {}) });
   const latFig = (name: string, r: LatencyRun, what: string): Figure[] => [
     { name: `${name} p50`, value: r.p50Ms, unit: 'ms', runs: [r.p50Ms], note: `${what}: ${Math.round(r.achievedPerSec)} rows/s, ${r.messages} messages` },
-    { name: `${name} p99`, value: r.p99Ms, unit: 'ms', runs: [r.p99Ms], note: `max ${Math.round(r.maxMs)} ms` },
+    { name: `${name} p99`, value: r.p99Ms, unit: 'ms', runs: [r.p99Ms], note: `max ${Math.round(r.maxMs)} ms; the first ${r.warmupMs / 1000} s are warm-up, left out (their max ${Math.round(r.warmupMaxMs)} ms)` },
   ];
   const peerRan = runs.peer.length > 0;
   return {

@@ -77,8 +77,9 @@ export const envSchema = z.object({
   LOG_PRETTY: bool.optional(),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   BATCH_MAX_MESSAGES: int(1, 1000000).default(1000),
-  BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: int(0, 60000).default(50),
+  KAFKA_FETCH_MIN_BYTES: int(1, 64 * 1024 * 1024).default(1),
   PARTITIONS_CONCURRENCY: int(1, 64).default(2),
   MESSAGE_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   // Hostile input (issue 11): inflation cap per record batch, DLQ value cap, placeholder applications.
@@ -97,6 +98,7 @@ export const envSchema = z.object({
   PARTITIONS_AHEAD_DAYS: int(1, 90).default(3),
   ROLLUP_GRACE_MINUTES: int(0, 10080).default(0),
   ROLLUP_MIRROR_APP_METRICS: bool.default(false),
+  ROLLUP_WORK_MEM_MB: int(1, 2048).default(64),
   SCHEDULER_ENABLED: bool.default(true),
   SCHEDULE_PARTITIONS: cron.default('*/15 * * * *'),
   SCHEDULE_ROLLUPS: cron.default('20 * * * * *'),
@@ -142,6 +144,8 @@ export interface Config {
     maxMessages: number;
     maxBytes: number;
     maxWaitMs: number;
+    /** The broker answers a fetch once this many bytes are there, or after maxWaitMs. */
+    fetchMinBytes: number;
     partitionsConcurrency: number;
     messageMaxBytes: number;
     decompressedMaxBytes: number;
@@ -155,6 +159,8 @@ export interface Config {
   partitionsAheadDays: number;
   rollupGraceMinutes: number;
   rollupMirrorAppMetrics: boolean;
+  /** work_mem of the rollups job's statements, in MB (its hash aggregates spill to disk at the server's default). */
+  rollupWorkMemMb: number;
   scheduler: {
     enabled: boolean;
     schedules: { partitions: string; rollups: string; retention: string; archive: string; 'compress-events': string };
@@ -306,6 +312,7 @@ function fromEnv(e: Env): Config {
       maxMessages: e.BATCH_MAX_MESSAGES,
       maxBytes: e.BATCH_MAX_BYTES,
       maxWaitMs: e.BATCH_MAX_WAIT_MS,
+      fetchMinBytes: e.KAFKA_FETCH_MIN_BYTES,
       partitionsConcurrency: e.PARTITIONS_CONCURRENCY,
       messageMaxBytes: e.MESSAGE_MAX_BYTES,
       decompressedMaxBytes: e.KAFKA_DECOMPRESSED_BATCH_MAX_BYTES,
@@ -325,6 +332,7 @@ function fromEnv(e: Env): Config {
     partitionsAheadDays: e.PARTITIONS_AHEAD_DAYS,
     rollupGraceMinutes: e.ROLLUP_GRACE_MINUTES,
     rollupMirrorAppMetrics: e.ROLLUP_MIRROR_APP_METRICS,
+    rollupWorkMemMb: e.ROLLUP_WORK_MEM_MB,
     scheduler: {
       enabled: e.SCHEDULER_ENABLED,
       schedules: {

@@ -43,8 +43,9 @@ const DEFAULTS: Record<string, string> = {
   LOG_PRETTY: '(unset)',
   WORKER_ID: `${hostname()}-${process.pid}`,
   BATCH_MAX_MESSAGES: '1000',
-  BATCH_MAX_BYTES: String(16 * 1024 * 1024),
+  BATCH_MAX_BYTES: String(4 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: '50',
+  KAFKA_FETCH_MIN_BYTES: '1',
   PARTITIONS_CONCURRENCY: '2',
   MESSAGE_MAX_BYTES: String(1024 * 1024),
   KAFKA_DECOMPRESSED_BATCH_MAX_BYTES: String(32 * 1024 * 1024),
@@ -63,6 +64,7 @@ const DEFAULTS: Record<string, string> = {
   PARTITIONS_AHEAD_DAYS: '3',
   ROLLUP_GRACE_MINUTES: '0',
   ROLLUP_MIRROR_APP_METRICS: 'false',
+  ROLLUP_WORK_MEM_MB: '64',
   SCHEDULER_ENABLED: 'true',
   SCHEDULE_PARTITIONS: '*/15 * * * *',
   SCHEDULE_ROLLUPS: '20 * * * * *',
@@ -100,6 +102,7 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['BATCH_MAX_MESSAGES', '0', />=1/],
   ['BATCH_MAX_BYTES', '1.5', /expected int/],
   ['BATCH_MAX_WAIT_MS', '60001', /<=60000/],
+  ['KAFKA_FETCH_MIN_BYTES', '0', />=1/],
   ['PARTITIONS_CONCURRENCY', '65', /<=64/],
   ['MESSAGE_MAX_BYTES', '100', />=1024/],
   ['KAFKA_DECOMPRESSED_BATCH_MAX_BYTES', '1000', />=65536/],
@@ -117,6 +120,7 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['ARCHIVE_BEFORE_DROP', 'perhaps', /expected one of/],
   ['PARTITIONS_AHEAD_DAYS', '91', /<=90/],
   ['ROLLUP_GRACE_MINUTES', '-1', />=0/],
+  ['ROLLUP_WORK_MEM_MB', '4096', /<=2048/],
   ['ROLLUP_MIRROR_APP_METRICS', 'sometimes', /expected one of/],
   ['SCHEDULER_ENABLED', 'on', /expected one of/],
   ['SCHEDULE_PARTITIONS', 'hourly', /cron expression/],
@@ -156,7 +160,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.kafka.ssl, { enabled: false, caFile: undefined, rejectUnauthorized: true });
   assert.equal(c.kafka.sasl, undefined);
   assert.deepEqual(c.http, { port: 9464, host: '0.0.0.0', adminToken: undefined });
-  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 16777216, maxWaitMs: 50, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
+  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 4194304, maxWaitMs: 50, fetchMinBytes: 1, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
   assert.deepEqual(c.placeholderApps, { max: 1000, ttlHours: 24 });
   assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);

@@ -2,7 +2,7 @@
 // against the same worker into an empty one. The prefill is one INSERT ... SELECT over
 // generate_series on the server (no row goes through Node), shaped like the workload: the same
 // apps, containers, labels and metric types, timestamps earlier the same day, in time order.
-import { benchDatabase, countRows, type BenchDatabase } from '../db.ts';
+import { benchDatabase, checkpoint, countRows, type BenchDatabase } from '../db.ts';
 import { ROWS_PER_SAMPLE, type Workload } from '../load.ts';
 import { METRIC_TYPES, METRIC_UNITS } from '../../src/ingest/contract.ts';
 import { ensurePartitions } from './rows.ts';
@@ -62,4 +62,5 @@ export async function prefilledDatabase(w: Workload, rows: number): Promise<Pref
 export async function resetForRun(db: BenchDatabase, topic: string): Promise<void> {
   await db.pool.query('DELETE FROM ingest_offsets WHERE topic = $1', [topic]);
   await db.pool.query('UPDATE instances SET stats_at = NULL');
+  await checkpoint(db);
 }

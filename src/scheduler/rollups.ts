@@ -12,7 +12,7 @@
 // (ROLLUP_MIRROR_APP_METRICS). ROLLUP_GRACE_MINUTES (default 0) is only a safety net: when set,
 // each run also recomputes that many recent minutes; correctness does not depend on it.
 import { z } from 'zod';
-import type { Pool } from '../db/pool.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
 import { DAY_MS, dayOf, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
 import { defineJob, checkAborted, type JobContext } from './job.ts';
@@ -24,6 +24,18 @@ const HOUR = 3_600_000;
 const INVALIDATIONS_PER_STEP = 5_000;
 const HOURS_PER_STEP = 24;
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
+
+/**
+ * A transaction of the job whose statements get ROLLUP_WORK_MEM_MB of work_mem: at the server's
+ * default (4 MB) the per-window aggregates spill to disk and a minute of raw rows takes twice as long.
+ */
+export function withWorkMem<T>(pool: Pool, workMemMb: number, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (c) => {
+    await c.query(`SELECT set_config('work_mem', $1, true)`, [`${workMemMb}MB`]);
+    return fn(c);
+  });
+}
+const inJobTransaction = <T>(ctx: JobContext, fn: (c: PoolClient) => Promise<T>) => withWorkMem(ctx.pool, ctx.config.rollupWorkMemMb, fn);
 
 interface Tally {
   rowsRead: number;
@@ -47,7 +59,7 @@ async function coverMinutes(ctx: JobContext, start: number, to: number, hours: S
   for (let a = start; a < to; ) {
     checkAborted(ctx.signal);
     const b = Math.min(to, floorTo(a, HOUR) + HOUR);
-    const r = await withTransaction(ctx.pool, async (c) => {
+    const r = await inJobTransaction(ctx, async (c) => {
       const res = await rollupMinutes(c, new Date(a), new Date(b), mirror);
       await c.query('UPDATE rollup_state SET computed_through = greatest(coalesce(computed_through, $1), $1)', [new Date(b)]);
       return res;
@@ -74,7 +86,7 @@ async function coverInvalidations(ctx: JobContext, hours: Set<number>, t: Tally)
     const days = rows.map((r) => dayOf(r.day.getTime()));
     await ensureDayPartitions(ctx.pool, 'metric_rollups', days);
     if (mirror) await ensureDayPartitions(ctx.pool, 'metrics', days, ['app']);
-    const r = await withTransaction(ctx.pool, (c) => rollupInvalidated(c, INVALIDATIONS_PER_STEP, mirror));
+    const r = await inJobTransaction(ctx, (c) => rollupInvalidated(c, INVALIDATIONS_PER_STEP, mirror));
     t.rowsRead += r.rowsRead;
     t.changed1m += r.changed;
     t.invalidated += r.taken;
@@ -90,7 +102,7 @@ async function coverHours(ctx: JobContext, hours: Set<number>, watermark: number
   for (let i = 0; i < complete.length; i += HOURS_PER_STEP) {
     checkAborted(ctx.signal);
     const batch = complete.slice(i, i + HOURS_PER_STEP).map((h) => new Date(h));
-    const r = await withTransaction(ctx.pool, (c) => rollupHours(c, batch, ctx.config.rollupMirrorAppMetrics));
+    const r = await inJobTransaction(ctx, (c) => rollupHours(c, batch, ctx.config.rollupMirrorAppMetrics));
     t.changed1h += r.changed;
   }
 }

@@ -152,3 +152,18 @@ test('the 24-hour window from rollups matches the raw aggregation: counts, min a
   const { rows: seedSet } = await db.pool.query(`SELECT metric_type FROM orchestry_app_metrics_window('app-1', 180, ARRAY['rps'])`);
   assert.deepEqual(seedSet, [{ metric_type: 'rps' }]);
 });
+
+test('the job\'s transactions run with ROLLUP_WORK_MEM_MB of work_mem, and only they', async () => {
+  const { withWorkMem } = await import('../../src/scheduler/rollups.ts');
+  const { rows: before } = await db.pool.query<{ work_mem: string }>('SHOW work_mem');
+  assert.notEqual(before[0]!.work_mem, '7MB');
+  const inside = await withWorkMem(db.pool, 7, async (c) => (await c.query<{ work_mem: string }>('SHOW work_mem')).rows[0]!.work_mem);
+  assert.equal(inside, '7MB');
+  // SET LOCAL: every pooled connection is back at the server's setting after the transaction.
+  const clients = await Promise.all([db.pool.connect(), db.pool.connect()]);
+  try {
+    for (const c of clients) assert.equal((await c.query<{ work_mem: string }>('SHOW work_mem')).rows[0]!.work_mem, before[0]!.work_mem);
+  } finally {
+    for (const c of clients) c.release();
+  }
+});

@@ -60,7 +60,7 @@ function createConsumer(kafka: Kafka, config: Config): Consumer {
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: 3000,
     allowAutoTopicCreation: false,
-    minBytes: 64 * 1024,
+    minBytes: config.batch.fetchMinBytes,
     maxWaitTimeInMs: Math.max(config.batch.maxWaitMs, 10),
     maxBytes: Math.max(config.batch.maxBytes, 1024 * 1024),
     maxBytesPerPartition: Math.max(Math.floor(config.batch.maxBytes / 2), 1024 * 1024),
