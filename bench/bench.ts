@@ -15,7 +15,9 @@ import { latencyRun, type LatencyRun } from './paths/latency.ts';
 import { prefilledDatabase, resetForRun } from './paths/sustained.ts';
 import { benchDatabase, countRows } from './db.ts';
 import { evaluateTargets } from './targets.ts';
-import { batchPhases, cpuSampler, freePort, stackPids, statementsReset, statementsTop, type CpuShares } from './where.ts';
+import { batchPhases, cpuSampler, cpuSpan, freePort, stackPids, statementsReset, statementsTop, type CpuShares } from './where.ts';
+
+const fmtUs = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 import { DEBEZIUM_VERSION, KAFKA_VERSION, ensureConnectLibs, peerRecords, producePeerTopic, runPeerOnce } from './paths/connect.ts';
 import type { Figure, Report } from './report.ts';
 import { sweepSvg } from './svg.ts';
@@ -43,7 +45,7 @@ export interface BenchParams {
 }
 
 export const FULL: BenchParams = {
-  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 250, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 1000, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
+  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 500, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 1000, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
   sweep: [500, 1000, 2500, 5000, 10000, 20000], singleCapMs: 15000, multiCapMs: 30000, peerRows: 300_000, latencyMs: 65_000, prefillRows: 20_000_000, warmup: true,
 };
 export const QUICK: BenchParams = {
@@ -79,7 +81,10 @@ interface Context {
   workerEnv: Record<string, string>;
 }
 
-type Runs = Record<'worker' | 'rss' | 'copy' | 'copyBinary' | 'multi' | 'single' | 'consume' | 'peer' | 'peerRss' | 'sustained', number[]>;
+type Runs = Record<'worker' | 'rss' | 'copy' | 'copyBinary' | 'multi' | 'single' | 'consume' | 'peer' | 'peerRss' | 'sustained' | CpuRun, number[]>;
+/** µs of CPU per row, per round: the worker run's processes, the machine's busy share, and PostgreSQL under the binary COPY limit. */
+type CpuRun = 'cpuWorker' | 'cpuPg' | 'cpuKafka' | 'cpuMachine' | 'cpuPgLimit';
+const CPU_RUNS: CpuRun[] = ['cpuWorker', 'cpuPg', 'cpuKafka', 'cpuMachine', 'cpuPgLimit'];
 
 async function prepare(P: BenchParams, o: BenchOptions): Promise<Context> {
   const w = buildWorkload(P.spec, P.partitions);
@@ -103,14 +108,23 @@ async function prepare(P: BenchParams, o: BenchOptions): Promise<Context> {
 /** One round of every path, each on a fresh database (the order is the same every round). */
 async function round(c: Context, runs: Runs): Promise<void> {
   const { log } = c.o;
-  const wr = await runWorkerOnce(c.topics, c.samples, { env: c.workerEnv });
+  const cpu = cpuSpan();
+  const wr = await runWorkerOnce(c.topics, c.samples, { env: c.workerEnv, onFirstCommit: (pid) => cpu.start({ worker: pid, ...stackPids() }), onEnd: async () => cpu.stop() });
   if (wr.rowsLanded !== c.w.rows) throw new Error(`worker landed ${wr.rowsLanded} of ${c.w.rows} rows`);
   runs.worker.push(wr.rowsPerSec);
   runs.rss.push(wr.peakRssMb);
-  log(`  ${Math.round(wr.rowsPerSec)} rows/s, peak RSS ${wr.peakRssMb.toFixed(0)} MB; COPY limit (text)`);
+  const us = cpu.perRowUs(wr.rowsPerSec * wr.seconds);
+  runs.cpuWorker.push(us.worker ?? Number.NaN);
+  runs.cpuPg.push(us.postgres ?? Number.NaN);
+  runs.cpuKafka.push(us.kafka ?? Number.NaN);
+  runs.cpuMachine.push(us['machine busy'] ?? Number.NaN);
+  log(`  ${Math.round(wr.rowsPerSec)} rows/s, peak RSS ${wr.peakRssMb.toFixed(0)} MB, CPU µs/row: worker ${fmtUs(us.worker)}, PostgreSQL ${fmtUs(us.postgres)}, broker ${fmtUs(us.kafka)}; COPY limit (text)`);
   runs.copy.push((await copyLimit(c.w, c.lanes)).rowsPerSec);
   log(`  ${Math.round(runs.copy.at(-1)!)} rows/s; COPY limit (binary)`);
-  runs.copyBinary.push((await copyLimit(c.w, c.lanes, undefined, 'binary')).rowsPerSec);
+  const limitCpu = cpuSpan();
+  const bin = await copyLimit(c.w, c.lanes, undefined, 'binary', { start: () => limitCpu.start({ ...stackPids() }), stop: () => limitCpu.stop() });
+  runs.copyBinary.push(bin.rowsPerSec);
+  runs.cpuPgLimit.push(limitCpu.perRowUs(bin.rows).postgres ?? Number.NaN);
   log(`  ${Math.round(runs.copyBinary.at(-1)!)} rows/s; multi-row INSERT`);
   runs.multi.push((await multiRowInsert(c.w, c.lanes, c.P.multiCapMs)).rowsPerSec);
   log(`  ${Math.round(runs.multi.at(-1)!)} rows/s; one INSERT per message`);
@@ -175,7 +189,7 @@ async function latencies(c: Context, workerRate: number): Promise<Record<'half' 
 
 export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report> {
   const c = await prepare(P, o);
-  const runs: Runs = { worker: [], rss: [], copy: [], copyBinary: [], multi: [], single: [], consume: [], peer: [], peerRss: [], sustained: [] };
+  const runs = { worker: [], rss: [], copy: [], copyBinary: [], multi: [], single: [], consume: [], peer: [], peerRss: [], sustained: [], ...Object.fromEntries(CPU_RUNS.map((k) => [k, []])) } as unknown as Runs;
   if (P.warmup) {
     o.log('warm-up: one end-to-end run, not counted');
     await runWorkerOnce(c.topics, c.samples, { env: c.workerEnv });
@@ -227,6 +241,26 @@ async function whereTimeGoes(c: Context): Promise<string[]> {
   }
 }
 
+/** Per round: the rate the worker could reach with the whole machine busy, at its measured CPU per row. */
+function ceilings(runs: Runs): number[] {
+  return runs.cpuWorker.map((w, i) => (cpus().length * 1e6) / (w + runs.cpuPg[i]! + (runs.cpuKafka[i] ?? 0)));
+}
+
+/** Where the CPU goes: µs per row of each process (the worker run, and PostgreSQL alone at the binary COPY limit), and the ceiling it implies. */
+function cpuFigures(runs: Runs): Figure[] {
+  if (runs.cpuPg.every((x) => Number.isNaN(x))) return []; // not the local stack: PostgreSQL and the broker cannot be sampled
+  const us = (name: string, k: CpuRun, note: string): Figure => ({ name, value: median(runs[k]), unit: 'µs/row', runs: runs[k], note });
+  const ceiling = ceilings(runs);
+  return [
+    us('CPU per row: worker process', 'cpuWorker', 'all its threads (decode, validation, encoding, GC, sockets), first to last commit'),
+    us('CPU per row: PostgreSQL, worker run', 'cpuPg', 'every backend of the server, same span'),
+    us('CPU per row: Kafka broker, worker run', 'cpuKafka', 'the broker JVM, same span'),
+    us('CPU per row: PostgreSQL, binary COPY limit', 'cpuPgLimit', 'the same rows by binary COPY from memory'),
+    us('CPU per row: whole machine, worker run', 'cpuMachine', 'every process, the benchmark itself included'),
+    { name: 'CPU ceiling for the worker', value: median(ceiling), unit: 'rows/s', runs: ceiling, note: `${cpus().length} cores ÷ (worker + PostgreSQL + broker) µs/row: the rate with every core busy` },
+  ];
+}
+
 function buildReport(c: Context, runs: Runs, sweep: Report['sweep'], lat: Record<'half' | 'halfOff' | 'eighty', LatencyRun>, prefill: { rows: number; seconds: number }, windowRead?: Figure): Report {
   const { P, w } = c;
   const fig = (name: string, k: keyof Runs, unit: string, note?: string): Figure => ({ name, value: median(runs[k]), unit, runs: runs[k], ...(note ? { note } : {}) });
@@ -251,6 +285,7 @@ function buildReport(c: Context, runs: Runs, sweep: Report['sweep'], lat: Record
       fig('multi-row INSERT', 'multi', 'rows/s', `same batches, <=8000 rows a statement, capped at ${P.multiCapMs / 1000} s`),
       fig('one INSERT per message', 'single', 'rows/s', `8-row INSERT autocommitted per message, capped at ${P.singleCapMs / 1000} s`),
       fig('consume-only', 'consume', 'rows/s', 'kafkajs + decode, no database'),
+      ...cpuFigures(runs),
       fig('worker into a prefilled day', 'sustained', 'rows/s', `day partition already holding ${prefill.rows} rows (prefilled in ${prefill.seconds.toFixed(0)} s); +${w.rows} each round`),
       ...(windowRead ? [windowRead] : []),
       ...(peerRan ? [fig('peer: Kafka Connect + Debezium JDBC', 'peer', 'rows/s', `${c.peerRows} rows, tasks.max=${P.lanes}, batch.size=${P.batch}`), fig('peer JVM peak RSS', 'peerRss', 'MB')] : []),
@@ -259,6 +294,7 @@ function buildReport(c: Context, runs: Runs, sweep: Report['sweep'], lat: Record
     ratios: evaluateTargets({
       worker: runs.worker, copy: runs.copy, copyBinary: runs.copyBinary, multi: runs.multi, single: runs.single, consume: runs.consume, peer: runs.peer, rss: runs.rss,
       p99HalfMs: lat.half.p99Ms, p99HalfNoSchedulerMs: lat.halfOff.p99Ms, p99EightyMs: lat.eighty.p99Ms, sustained: runs.sustained, prefillRows: prefill.rows,
+      cpuCeiling: ceilings(runs),
     }),
     peer: { ran: peerRan, versions: { 'connect-runtime': KAFKA_VERSION, 'debezium-connector-jdbc': DEBEZIUM_VERSION, java: '17' }, ...(c.peerWhy || !peerRan ? { reason: c.peerWhy ?? c.peerErrors.join('; ').slice(0, 500) } : {}) },
     notes: [],

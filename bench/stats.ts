@@ -32,7 +32,7 @@ export function peakRssMb(pid: number): number {
  * measured from the first poll that saw progress to the poll that saw the total, counting only the
  * progress in between, so start-up (group join, JVM start) is excluded.
  */
-export async function followProgress(read: () => Promise<number>, total: number, opts: { pollMs?: number; timeoutMs: number }): Promise<{ rate: number; seconds: number; done: number; complete: boolean }> {
+export async function followProgress(read: () => Promise<number>, total: number, opts: { pollMs?: number; timeoutMs: number; onFirst?: () => void }): Promise<{ rate: number; seconds: number; done: number; complete: boolean }> {
   const pollMs = opts.pollMs ?? 100;
   const deadline = Date.now() + opts.timeoutMs;
   let first: { t: number; n: number } | undefined;
@@ -41,7 +41,10 @@ export async function followProgress(read: () => Promise<number>, total: number,
   for (;;) {
     const n = await read();
     const t = performance.now();
-    if (n > 0 && !first) first = { t, n };
+    if (n > 0 && !first) {
+      first = { t, n };
+      opts.onFirst?.();
+    }
     if (n === 0) idle = { t, n };
     last = { t, n };
     if (n >= total || Date.now() > deadline) break;

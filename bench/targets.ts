@@ -47,6 +47,8 @@ export interface TargetInputs {
   /** Worker rounds into a day partition already holding the prefill (rows/s). */
   sustained?: number[];
   prefillRows?: number;
+  /** Per round: cores ÷ CPU per row of the worker run (worker + PostgreSQL + broker), in rows/s. */
+  cpuCeiling?: number[];
 }
 
 const atLeast = (name: string, value: number, bar: number): Target => ({ name, value, target: `≥ ${bar}`, met: value >= bar });
@@ -73,6 +75,8 @@ export function evaluateTargets(x: TargetInputs): Target[] {
   }
   out.push(atMost('worker spread across rounds', spread(x.worker), BARS.workerSpread));
   if (!Number.isNaN(copyBinary)) out.push(info('worker / text COPY limit', worker / copy), info('binary / text COPY limit', copyBinary / copy, '(encoder choice)'));
+  const ceiling = x.cpuCeiling && x.cpuCeiling.some((c) => !Number.isNaN(c)) ? median(x.cpuCeiling) : Number.NaN;
+  if (!Number.isNaN(ceiling)) out.push(info('worker / its CPU ceiling', worker / ceiling, '(idle CPU left)'), info('CPU ceiling / higher COPY limit', ceiling / limit, '(best reachable ratio)'));
   if (x.single && x.single.length > 0) out.push(info('worker / one INSERT per message', worker / median(x.single)));
   if (x.consume && x.consume.length > 0) out.push(info('worker / consume-only', worker / median(x.consume)));
   if (x.peer && x.peer.length > 0) out.push(info('worker / peer', worker / median(x.peer)));

@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { Pool } from '../src/db/pool.ts';
 import { repo } from '../tools/repo.ts';
 
@@ -124,4 +124,26 @@ export async function statementsTop(pool: Pool, top: number): Promise<string> {
     [top],
   );
   return ['| statement | calls | total ms | mean ms | rows |', '|---|---:|---:|---:|---:|', ...rows.map((r) => `| \`${r.query.replace(/\|/g, '\\|')}\` | ${r.calls} | ${r.total} | ${r.mean} | ${r.rows} |`)].join('\n');
+}
+
+/**
+ * CPU per row over a measured span: each process tree's CPU time (all its cores) divided by the rows
+ * the span moved, in µs. `start` at the span's first row, `stop` at its end; NaN for a process not sampled.
+ */
+export function cpuSpan(): { start(pids: Record<string, number | undefined>): void; stop(): void; perRowUs(rows: number): Record<string, number> } {
+  let sampler: ReturnType<typeof cpuSampler> | undefined;
+  let shares: CpuShares | undefined;
+  return {
+    start(pids) {
+      sampler = cpuSampler(pids);
+    },
+    stop() {
+      shares = sampler?.stop();
+    },
+    perRowUs(rows) {
+      if (!shares || rows <= 0) return {};
+      const cores = cpus().length;
+      return Object.fromEntries(Object.entries(shares.shares).map(([k, v]) => [k, (v * cores * shares!.seconds * 1e6) / rows]));
+    },
+  };
 }

@@ -26,15 +26,23 @@ function insertSql(rows: number): string {
   return `INSERT INTO metrics ${COLUMNS} VALUES ${tuples.join(',')}`;
 }
 
-async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batches: Batch[], deadline: number) => Promise<number>, timeCapMs: number, prepare?: (pool: Pool) => Promise<void>): Promise<DbRun> {
+/** Called around the measured span of a path (CPU sampling). */
+export interface SpanHooks {
+  start(): void;
+  stop(): void;
+}
+
+async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batches: Batch[], deadline: number) => Promise<number>, timeCapMs: number, prepare?: (pool: Pool) => Promise<void>, span?: SpanHooks): Promise<DbRun> {
   const db = await benchDatabase();
   try {
     await ensurePartitions(db.pool, w);
     if (prepare) await prepare(db.pool);
+    span?.start();
     const t0 = performance.now();
     const deadline = Date.now() + timeCapMs;
     const done = await Promise.all(lanes.map((batches) => perLane(db.pool, batches, deadline)));
     const seconds = (performance.now() - t0) / 1000;
+    span?.stop();
     const rows = done.reduce((a, b) => a + b, 0);
     const landed = await countRows(db.pool, 'metrics');
     if (landed !== rows) throw new Error(`expected ${rows} rows, found ${landed}`);
@@ -45,12 +53,12 @@ async function timed(w: Workload, lanes: Batch[][], perLane: (pool: Pool, batche
 }
 
 /** The limit: each batch's rows (precomputed COPY text, or binary) by COPY in one transaction. */
-export function copyLimit(w: Workload, lanes: Batch[][], prepare?: (pool: Pool) => Promise<void>, format: 'text' | 'binary' = 'text'): Promise<DbRun> {
+export function copyLimit(w: Workload, lanes: Batch[][], prepare?: (pool: Pool) => Promise<void>, format: 'text' | 'binary' = 'text', span?: SpanHooks): Promise<DbRun> {
   return timed(w, lanes, async (pool, batches) => {
     let rows = 0;
     for (const b of batches) rows += await withTransaction(pool, (c) => (format === 'text' ? copyInto(c, METRICS_COPY, b.copyChunks) : copyInto(c, METRICS_COPY_BINARY, b.binaryChunks)));
     return rows;
-  }, Number.MAX_SAFE_INTEGER, prepare);
+  }, Number.MAX_SAFE_INTEGER, prepare, span);
 }
 
 /** Baseline: one INSERT (of its 8 rows) per message, each its own transaction (autocommit). Time-capped. */

@@ -80,6 +80,8 @@ export interface WorkerRunOptions {
   rowsBefore?: number;
   /** Called with the worker's pid once it runs, and when the run is over (where-the-time-goes sampling). */
   onStart?: (pid: number) => void;
+  /** Called at the first poll that sees rows committed (where the measured span starts), with the worker's pid. */
+  onFirstCommit?: (pid: number) => void;
   onEnd?: () => Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function runWorkerOnce(topics: BenchTopics, samples: number, o: Wor
   const w = spawnBenchWorker(db.url, topics, o.env, o.nodeFlags);
   o.onStart?.(w.child.pid!);
   try {
-    const p = await followProgress(() => committedMessages(db.pool, topics.stats), samples, { timeoutMs: 900_000 });
+    const p = await followProgress(() => committedMessages(db.pool, topics.stats), samples, { timeoutMs: 900_000, onFirst: () => o.onFirstCommit?.(w.child.pid!) });
     if (!p.complete) throw new Error(`worker did not finish: ${p.done}/${samples} messages\n${w.output()}`);
     await o.onEnd?.();
     const rss = await w.stop();

@@ -93,3 +93,13 @@ test('each target says YES or NO at its bar, and informational rows say neither'
   for (const name of ['worker / higher COPY limit (text)', 'p99 latency at half load, scheduler on (ms)', 'worker peak RSS (MB)', 'sustained: into 20M-row day / into empty']) assert.equal(edge.get(name)!.met, true, name);
   assert.ok(Math.abs(edge.get('worker / multi-row INSERT')!.value - 1.3) < 1e-12);
 });
+
+test('the CPU ceiling rows: the worker against its ceiling, and the ceiling against the higher COPY limit', () => {
+  const t = byName({ ...base, cpuCeiling: [150, 160, 155] });
+  assert.ok(Math.abs(t.get('worker / its CPU ceiling')!.value - 102 / 155) < 1e-12);
+  assert.ok(Math.abs(t.get('CPU ceiling / higher COPY limit')!.value - 155 / 130) < 1e-12);
+  assert.equal(t.get('worker / its CPU ceiling')!.met, undefined);
+  // Not sampled (a server other than the local stack's): no ceiling rows.
+  assert.equal(byName({ ...base, cpuCeiling: [Number.NaN] }).has('worker / its CPU ceiling'), false);
+  assert.equal(byName(base).has('CPU ceiling / higher COPY limit'), false);
+});
