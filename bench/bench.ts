@@ -16,8 +16,6 @@ import { prefilledDatabase, resetForRun } from './paths/sustained.ts';
 import { benchDatabase, countRows } from './db.ts';
 import { evaluateTargets } from './targets.ts';
 import { batchPhases, cpuSampler, cpuSpan, freePort, stackPids, statementsReset, statementsTop, type CpuShares } from './where.ts';
-
-const fmtUs = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 import { DEBEZIUM_VERSION, KAFKA_VERSION, ensureConnectLibs, peerRecords, producePeerTopic, runPeerOnce } from './paths/connect.ts';
 import type { Figure, Report } from './report.ts';
 import { sweepSvg } from './svg.ts';
@@ -84,7 +82,7 @@ interface Context {
 type Runs = Record<'worker' | 'rss' | 'copy' | 'copyBinary' | 'multi' | 'single' | 'consume' | 'peer' | 'peerRss' | 'sustained' | CpuRun, number[]>;
 /** µs of CPU per row, per round: the worker run's processes, the machine's busy share, and PostgreSQL under the binary COPY limit. */
 type CpuRun = 'cpuWorker' | 'cpuPg' | 'cpuKafka' | 'cpuMachine' | 'cpuPgLimit';
-const CPU_RUNS: CpuRun[] = ['cpuWorker', 'cpuPg', 'cpuKafka', 'cpuMachine', 'cpuPgLimit'];
+const fmtUs = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 
 async function prepare(P: BenchParams, o: BenchOptions): Promise<Context> {
   const w = buildWorkload(P.spec, P.partitions);
@@ -189,7 +187,10 @@ async function latencies(c: Context, workerRate: number): Promise<Record<'half' 
 
 export async function runBench(P: BenchParams, o: BenchOptions): Promise<Report> {
   const c = await prepare(P, o);
-  const runs = { worker: [], rss: [], copy: [], copyBinary: [], multi: [], single: [], consume: [], peer: [], peerRss: [], sustained: [], ...Object.fromEntries(CPU_RUNS.map((k) => [k, []])) } as unknown as Runs;
+  const runs: Runs = {
+    worker: [], rss: [], copy: [], copyBinary: [], multi: [], single: [], consume: [], peer: [], peerRss: [], sustained: [],
+    cpuWorker: [], cpuPg: [], cpuKafka: [], cpuMachine: [], cpuPgLimit: [],
+  };
   if (P.warmup) {
     o.log('warm-up: one end-to-end run, not counted');
     await runWorkerOnce(c.topics, c.samples, { env: c.workerEnv });

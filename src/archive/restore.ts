@@ -95,15 +95,14 @@ export async function restoreArchive(pool: Pool, objectUrl: string, s3: S3Settin
   try {
     const obj = await fetchObject(objectUrl, s3, tmp);
     if (obj.sha256 !== m.sha256) throw new IngestError('E_ARCHIVE_CORRUPT', `${where}: sha256 ${obj.sha256.slice(0, 12)}… is not the manifest's ${m.sha256.slice(0, 12)}… (tampered or truncated); nothing inserted`);
+    // A large partition takes longer to load than DATABASE_STATEMENT_TIMEOUT_MS allows one statement.
     await withTransaction(pool, async (c) => {
-      // A large partition takes longer to load than DATABASE_STATEMENT_TIMEOUT_MS allows one statement.
-      await c.query('SET LOCAL statement_timeout = 0');
       const loaded = await loadStage(c, m, obj.path, where).catch((err: unknown) => {
         if (err instanceof IngestError) throw err;
         throw new IngestError('E_ARCHIVE_CORRUPT', `${where}: unreadable (${(err as Error).message}); nothing inserted`, false, { cause: err });
       });
       await insertChecked(c, m, loaded, where);
-    });
+    }, { statement_timeout: '0' });
     return m;
   } finally {
     await rm(tmp, { recursive: true, force: true });

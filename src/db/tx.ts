@@ -4,11 +4,16 @@ import { connectionSuspect } from './errors.ts';
 import { checkoutGuarded } from './guard.ts';
 import type { Pool, PoolClient } from './pool.ts';
 
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction. `settings` are server settings for this transaction only
+ * (set_config(name, value, true), i.e. SET LOCAL with the value as a parameter): they end with it.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, settings: Record<string, string> = {}): Promise<T> {
   const g = await checkoutGuarded(pool);
   const { client } = g;
   try {
     await client.query('BEGIN');
+    for (const [name, value] of Object.entries(settings)) await client.query('SELECT set_config($1, $2, true)', [name, value]);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -22,14 +22,19 @@ const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).is
 const NUL_MESSAGE = 'contains a NUL character (U+0000), which PostgreSQL text cannot store';
 const SURROGATE_MESSAGE = 'contains a lone UTF-16 surrogate, which has no UTF-8 form';
 
+/** One rule of a field: when `fails`, its issue (as a refinement with that message and params reports it). */
+type Rule<T> = { fails: (v: T) => boolean; message: string; params?: Record<string, boolean> };
+
 /**
- * A string's checks as one zod check (one pass of the hot path instead of a chain of refinements):
+ * A field's rules as one zod check (one pass on the hot path instead of a chain of refinements):
  * each rule still reports its own issue, in the order of the rules, as separate refinements did.
  */
-const stringChecks = (rules: { fails: (s: string) => boolean; message: string; params?: Record<string, boolean> }[]) =>
-  z.string().superRefine((s, ctx) => {
-    for (const r of rules) if (r.fails(s)) ctx.addIssue({ code: 'custom', message: r.message, ...(r.params ? { params: r.params } : {}), input: s });
+function withRules<T extends string | number, S extends z.ZodType<T>>(schema: S, rules: Rule<T>[]): S {
+  return schema.superRefine((v, ctx) => {
+    for (const r of rules) if (r.fails(v as T)) ctx.addIssue({ code: 'custom', message: r.message, ...(r.params ? { params: r.params } : {}), input: v });
   });
+}
+const stringChecks = (rules: Rule<string>[]) => withRules(z.string(), rules);
 
 const noNulRule = { fails: (s: string) => !noNul(s), message: NUL_MESSAGE, params: { nul: true } };
 const wellFormedRule = { fails: (s: string) => !wellFormed(s), message: SURROGATE_MESSAGE };
@@ -100,19 +105,14 @@ export const timestamp = z
 export type Timestamp = z.output<typeof timestamp>;
 
 /** A REAL column's rules, each reporting its own issue; `extra` are the field's own bounds. */
-type NumberRule = { fails: (n: number) => boolean; message: string; params?: Record<string, boolean> };
+type NumberRule = Rule<number>;
 const REAL_RULES: NumberRule[] = [
   { fails: (n) => !Number.isFinite(n), message: 'must be a finite number' },
   { fails: (n) => !(Math.abs(n) <= FLOAT4_MAX), message: 'is outside the range of REAL', params: { range: true } },
   // PostgreSQL refuses a REAL that underflows to 0 (22003), e.g. 1e-50.
   { fails: (n) => !(n === 0 || Math.fround(n) !== 0), message: 'is too small in magnitude for REAL (it would round to 0)', params: { range: true } },
 ];
-const real = (extra: NumberRule[] = []) => {
-  const rules = [...REAL_RULES, ...extra];
-  return z.number().superRefine((n, ctx) => {
-    for (const r of rules) if (r.fails(n)) ctx.addIssue({ code: 'custom', message: r.message, ...(r.params ? { params: r.params } : {}), input: n });
-  });
-};
+const real = (extra: NumberRule[] = []) => withRules(z.number(), [...REAL_RULES, ...extra]);
 const NON_NEGATIVE: NumberRule = { fails: (n) => !(n >= 0), message: 'must be >= 0', params: { range: true } };
 const nonNegative = real([NON_NEGATIVE]);
 const int32 = z.number().int().min(-2147483648).max(2147483647);

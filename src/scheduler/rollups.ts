@@ -30,10 +30,7 @@ const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
  * default (4 MB) the per-window aggregates spill to disk and a minute of raw rows takes twice as long.
  */
 export function withWorkMem<T>(pool: Pool, workMemMb: number, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (c) => {
-    await c.query(`SELECT set_config('work_mem', $1, true)`, [`${workMemMb}MB`]);
-    return fn(c);
-  });
+  return withTransaction(pool, fn, { work_mem: `${workMemMb}MB` });
 }
 const inJobTransaction = <T>(ctx: JobContext, fn: (c: PoolClient) => Promise<T>) => withWorkMem(ctx.pool, ctx.config.rollupWorkMemMb, fn);
 
@@ -47,10 +44,9 @@ interface Tally {
 /** Step (a): returns how far 1 m windows are computed (null: never) and the new watermark. */
 async function advanceWatermark(pool: Pool): Promise<{ through: number | null; watermark: number }> {
   return withTransaction(pool, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = '10s'`);
     const { rows } = await c.query<{ computed_through: Date | null; watermark: Date }>('SELECT * FROM orchestry_advance_rollup_watermark()');
     return { through: rows[0]!.computed_through?.getTime() ?? null, watermark: rows[0]!.watermark.getTime() };
-  });
+  }, { lock_timeout: '10s' });
 }
 
 /** Step (b): 1 m windows of [start, to) from raw rows, an hour per transaction. */
