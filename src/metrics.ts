@@ -93,6 +93,11 @@ function consumerMetrics(registry: Registry) {
       help: '1 while consumption is paused (PostgreSQL unavailable), else 0',
       registers: [registry],
     }),
+    queuedMessages: new Gauge({
+      name: `${P}queued_messages`,
+      help: 'Fetched messages queued on the partition lanes, not yet written (bounded: a lane pauses its partition at two chunks)',
+      registers: [registry],
+    }),
     consumerReady: new Gauge({
       name: `${P}consumer_group_joined`,
       help: '1 while the consumer is a member of its group, else 0',

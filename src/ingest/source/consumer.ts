@@ -1,19 +1,14 @@
 // The source: the only stage that speaks kafkajs. Both contract topics in one group; each fetched
-// batch is cut into chunks and handed to the pipeline chunk by chunk; seeks, the group state for
-// readiness, and Kafka's committed offset, which follows PostgreSQL's (ingest_offsets), never leads.
+// batch is queued on its partition's lane (lanes.ts), which hands it to the pipeline chunk by chunk;
+// pause/resume and seeks, the group state for readiness, and Kafka's committed offset, which
+// follows PostgreSQL's (ingest_offsets), never leads.
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { IngestError, errorMessage } from '../../errors.ts';
-import { RECONNECT_BACKOFF_MAX_MS, type Consumer, type EachBatchPayload, type Kafka, type Producer } from '../../kafka/client.ts';
-import { splitBatch } from '../chunk/chunk.ts';
+import { RECONNECT_BACKOFF_MAX_MS, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from '../../kafka/client.ts';
 import type { Pipeline } from '../pipeline.ts';
-import { sessionOf, type Session } from './session.ts';
-
-/** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
-function faultAfterDbCommit(): void {
-  if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');
-}
+import { Lanes, type LaneControl } from './lanes.ts';
 
 /** Fails start-up with one clear message when a contract topic is missing (auto-creation is off). */
 export async function checkTopicsExist(kafka: Kafka, names: string[]): Promise<void> {
@@ -91,52 +86,35 @@ function watchGroup(consumer: Consumer, deps: SourceDeps): { joined: () => boole
   return { joined: () => joined, lastContact: () => lastContact, left };
 }
 
-/** One fetched batch: its chunks in order through the pipeline, then Kafka's offset after PostgreSQL's. */
-async function consumeBatch(consumer: Consumer, deps: SourceDeps, payload: EachBatchPayload, session: Session): Promise<void> {
-  const { topic, partition } = payload.batch;
-  // Kafka's committed offset follows PostgreSQL's, once per fetched batch (it only saves
-  // re-reading after a restart, so it need not cost a round trip per chunk).
-  let next: bigint | undefined;
-  try {
-    for (const messages of splitBatch(payload.batch.messages, deps.config.batch)) {
-      if (!session.active()) return;
-      const outcome = await deps.pipeline.process(topic, partition, messages, session);
-      if (outcome.kind === 'stopped') return;
-      if (outcome.kind === 'seek') {
-        consumer.seek({ topic, partition, offset: outcome.offset.toString() });
-        return;
+/** The lanes' hold on kafkajs: pause/resume a partition's fetching, seek it, commit Kafka's offset after PostgreSQL's. */
+function laneControl(consumer: Consumer, logger: Logger): LaneControl {
+  return {
+    pause: (topic, partition) => consumer.pause([{ topic, partitions: [partition] }]),
+    resume: (topic, partition) => consumer.resume([{ topic, partitions: [partition] }]),
+    seek(topic, partition, offset) {
+      try {
+        consumer.seek({ topic, partition, offset: offset.toString() });
+      } catch {
+        // no longer assigned here: the new owner starts from the stored offset
       }
-      if (outcome.kind === 'fenced') {
-        next = undefined;
-        const current = await deps.pipeline.recover(topic, partition);
-        if (current !== undefined) seekIfAssigned(consumer, topic, partition, current);
-        return;
+    },
+    async commit(topic, partition, next) {
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+      } catch (err) {
+        // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
+        logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
       }
-      payload.resolveOffset(messages[messages.length - 1]!.offset);
-      next = outcome.next;
-      faultAfterDbCommit();
-      if (!(await session.heartbeat())) return;
-    }
-  } finally {
-    if (next !== undefined) await commitKafkaOffset(consumer, deps.logger, topic, partition, next);
-  }
+    },
+  };
 }
 
-function seekIfAssigned(consumer: Consumer, topic: string, partition: number, offset: bigint): void {
-  try {
-    consumer.seek({ topic, partition, offset: offset.toString() });
-  } catch {
-    // no longer assigned here: the new owner starts from the stored offset
-  }
-}
-
-async function commitKafkaOffset(consumer: Consumer, logger: Logger, topic: string, partition: number, next: bigint): Promise<void> {
-  try {
-    await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-  } catch (err) {
-    // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
-    logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
-  }
+/** One fetched batch: queued on its partition's lane, and kafkajs's fetch position moved past it. */
+function queueBatch(lanes: Lanes<KafkaMessage>, payload: EachBatchPayload, stopping: () => boolean): void {
+  const { batch } = payload;
+  if (stopping() || !payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+  lanes.enqueue(batch.topic, batch.partition, batch.messages);
+  payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
 }
 
 /** Joins the group on both contract topics and runs the pipeline on every fetched batch. */
@@ -148,11 +126,21 @@ export async function startSource(deps: SourceDeps): Promise<Source> {
   let stopping = false;
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.stats, topics.lifecycle], fromBeginning: true });
+  const lanes = new Lanes<KafkaMessage>({
+    limits: config.batch,
+    slots: config.batch.partitionsConcurrency,
+    pipeline: deps.pipeline,
+    control: laneControl(consumer, logger),
+    logger,
+    onQueued: (n) => deps.metrics.queuedMessages.set(n),
+  });
+  // A new generation fetches again from Kafka's committed offsets: what is queued is dropped.
+  consumer.on(consumer.events.REBALANCING, () => lanes.clear());
+  consumer.on(consumer.events.GROUP_JOIN, () => lanes.clear());
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: config.batch.partitionsConcurrency,
-    eachBatch: (payload) => consumeBatch(consumer, deps, payload, sessionOf(payload, () => stopping)),
+    eachBatch: async (payload) => queueBatch(lanes, payload, () => stopping),
   });
   return {
     consumer,
@@ -164,6 +152,7 @@ export async function startSource(deps: SourceDeps): Promise<Source> {
     },
     async stop() {
       stopping = true;
+      await lanes.stop();
       await consumer.disconnect().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'consumer disconnect failed'));
       group.left();
     },

@@ -1,26 +1,10 @@
-// A fetched batch's hold on its partition, as the later stages see it: whether it is still ours
-// to work on, heart-beating, and waiting (backing off) without losing the group membership.
-import type { EachBatchPayload } from '../../kafka/client.ts';
-
+// A queued chunk's hold on its partition, as the later stages see it (lanes.ts makes it): whether
+// it is still ours to work on, and waiting (backing off) without losing the group membership.
 export interface Session {
-  /** False once the partition should be given up (stopping, group rebalancing, batch stale). */
+  /** False once the partition should be given up (stopping, group rebalancing, lane dropped). */
   active(): boolean;
-  /** Heart-beats the group; false when that failed (rebalancing: give the partition back). */
+  /** Keeps the hold while waiting; false when it is lost (kafkajs heart-beats in its own fetch loop). */
   heartbeat(): Promise<boolean>;
-}
-
-export function sessionOf(payload: EachBatchPayload, stopping: () => boolean): Session {
-  return {
-    active: () => !stopping() && payload.isRunning() && !payload.isStale(),
-    async heartbeat() {
-      try {
-        await payload.heartbeat();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,254 @@
+// Fetch ahead. kafkajs fetches again only once every batch of its last fetch is handled, so a
+// partition's messages used to wait for the other partitions' transactions and for the next fetch.
+// Now eachBatch only queues a batch on its partition's lane and returns: kafkajs fetches while
+// lanes write. Each lane writes its queue in offset order, a chunk at a time (what has queued up
+// meanwhile, up to BATCH_MAX_MESSAGES / BATCH_MAX_BYTES), at most `slots` lanes at once
+// (PARTITIONS_CONCURRENCY). A lane past its high-water mark pauses its partition's fetching and
+// resumes it below half of that, so memory stays bounded while PostgreSQL is slow or away.
+// Offsets: kafkajs's fetch position moves on enqueue; Kafka's committed offset still follows
+// PostgreSQL's stored one; exactly-once is still the stored offset's compare-and-set.
+import type { Logger } from '../../log.ts';
+import { errorMessage } from '../../errors.ts';
+import { splitBatch, type ChunkLimits } from '../chunk/chunk.ts';
+import type { Outcome } from '../pipeline.ts';
+import type { Session } from './session.ts';
+
+export interface LaneMessage {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** What the lanes ask of the consumer (kafkajs in production). */
+export interface LaneControl {
+  pause(topic: string, partition: number): void;
+  resume(topic: string, partition: number): void;
+  /** Fetch `partition` from `offset` next (ignored when it is no longer assigned here). */
+  seek(topic: string, partition: number, offset: bigint): void;
+  /** Kafka's committed offset, after PostgreSQL's (a failure only means re-reading). */
+  commit(topic: string, partition: number, next: bigint): Promise<void>;
+}
+
+export interface LanesDeps<M extends LaneMessage> {
+  limits: ChunkLimits;
+  /** Lanes writing at once (PARTITIONS_CONCURRENCY). */
+  slots: number;
+  pipeline: {
+    process(topic: string, partition: number, messages: M[], session: Session): Promise<Outcome>;
+    recover(topic: string, partition: number): Promise<bigint | undefined>;
+  };
+  control: LaneControl;
+  logger: Logger;
+  /** Queued messages in all lanes, after every change (a gauge). */
+  onQueued?(messages: number): void;
+}
+
+/** Kafka's committed offset is refreshed at least this often on a lane that never runs dry. */
+const KAFKA_COMMIT_EVERY_MS = 1000;
+
+class Lane<M extends LaneMessage> {
+  queue: M[] = [];
+  bytes = 0;
+  /** Bumped whenever the queue is dropped: work taken under an older epoch is not ours to finish. */
+  epoch = 0;
+  paused = false;
+  running: Promise<void> | undefined;
+  lastKafkaCommit = 0;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+}
+
+const sizeOf = (m: LaneMessage) => (m.value?.length ?? 0) + (m.key?.length ?? 0);
+
+/** FIFO slots: at most `n` holders at once. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+export class Lanes<M extends LaneMessage> {
+  private readonly lanes = new Map<string, Lane<M>>();
+  private readonly slots: Slots;
+  private stopping = false;
+  private queued = 0;
+
+  constructor(private readonly deps: LanesDeps<M>) {
+    this.slots = new Slots(deps.slots);
+  }
+
+  /** A lane pauses its partition at this many queued messages or bytes (two chunks' worth). */
+  get highWater(): { messages: number; bytes: number } {
+    return { messages: 2 * this.deps.limits.maxMessages, bytes: 2 * this.deps.limits.maxBytes };
+  }
+
+  /** Queues fetched `messages` (consecutive, in offset order) of a partition; its lane writes them. */
+  enqueue(topic: string, partition: number, messages: M[]): void {
+    if (this.stopping || messages.length === 0) return;
+    const lane = this.laneOf(topic, partition);
+    for (const m of messages) {
+      lane.queue.push(m);
+      lane.bytes += sizeOf(m);
+    }
+    this.count(messages.length);
+    const hw = this.highWater;
+    if (!lane.paused && (lane.queue.length >= hw.messages || lane.bytes >= hw.bytes)) {
+      lane.paused = true;
+      this.deps.control.pause(topic, partition);
+    }
+    this.kick(lane);
+  }
+
+  /** Starts the lane's writing loop unless it runs. */
+  private kick(lane: Lane<M>): void {
+    if (lane.running || this.stopping) return;
+    lane.running = this.run(lane).finally(() => {
+      lane.running = undefined;
+      if (lane.queue.length > 0) this.kick(lane); // queued while the loop was returning
+    });
+  }
+
+  /**
+   * Drops every queue (a new group generation: kafkajs fetches again from Kafka's committed
+   * offsets, and the stored offsets decide what is skipped). A chunk in flight finishes or is fenced.
+   */
+  clear(): void {
+    for (const lane of this.lanes.values()) this.drop(lane);
+  }
+
+  /** Queued messages of a partition (for tests and the gauge). */
+  queuedOf(topic: string, partition: number): number {
+    return this.lanes.get(`${topic}\u0000${partition}`)?.queue.length ?? 0;
+  }
+
+  /** Stops taking work: every lane finishes (or gives up) its chunk in flight, then this resolves. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.lanes.values()].map((l) => l.running));
+    for (const lane of this.lanes.values()) this.drop(lane);
+  }
+
+  private laneOf(topic: string, partition: number): Lane<M> {
+    const key = `${topic}\u0000${partition}`;
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = new Lane(topic, partition)));
+    return lane;
+  }
+
+  private count(delta: number): void {
+    this.queued += delta;
+    this.deps.onQueued?.(this.queued);
+  }
+
+  private drop(lane: Lane<M>): void {
+    lane.epoch++;
+    this.count(-lane.queue.length);
+    lane.queue = [];
+    lane.bytes = 0;
+    if (lane.paused) {
+      lane.paused = false;
+      this.deps.control.resume(lane.topic, lane.partition);
+    }
+  }
+
+  /** Takes the lane's next chunk off its queue. */
+  private take(lane: Lane<M>): M[] {
+    const first = splitBatch(lane.queue, this.deps.limits).next();
+    const messages = first.done ? [] : first.value;
+    lane.queue = lane.queue.slice(messages.length);
+    for (const m of messages) lane.bytes -= sizeOf(m);
+    this.count(-messages.length);
+    const hw = this.highWater;
+    if (lane.paused && lane.queue.length < hw.messages / 2 && lane.bytes < hw.bytes / 2) {
+      lane.paused = false;
+      this.deps.control.resume(lane.topic, lane.partition);
+    }
+    return messages;
+  }
+
+  /** Writes the lane's queue, a chunk per slot, until it is empty. */
+  private async run(lane: Lane<M>): Promise<void> {
+    const { topic, partition } = lane;
+    let uncommitted: bigint | undefined; // stored in PostgreSQL, not yet in Kafka
+    const commitToKafka = async (force: boolean) => {
+      if (uncommitted === undefined) return;
+      if (!force && Date.now() - lane.lastKafkaCommit < KAFKA_COMMIT_EVERY_MS) return;
+      const next = uncommitted;
+      uncommitted = undefined;
+      lane.lastKafkaCommit = Date.now();
+      await this.deps.control.commit(topic, partition, next);
+    };
+    try {
+      while (lane.queue.length > 0 && !this.stopping) {
+        const release = await this.slots.acquire();
+        const epoch = lane.epoch;
+        let outcome: Outcome | { kind: 'failed'; err: unknown; from: bigint };
+        let messages: M[] = [];
+        try {
+          if (lane.queue.length === 0 || this.stopping) break;
+          messages = this.take(lane);
+          const session: Session = {
+            active: () => !this.stopping && lane.epoch === epoch,
+            heartbeat: async () => !this.stopping && lane.epoch === epoch, // kafkajs heart-beats in its fetch loop
+          };
+          outcome = await this.deps.pipeline.process(topic, partition, messages, session);
+        } catch (err) {
+          // e.g. the stored offset unreadable while PostgreSQL is away: fetch these messages again
+          outcome = { kind: 'failed', err, from: BigInt(messages[0]?.offset ?? '0') };
+        } finally {
+          release();
+        }
+        if (lane.epoch !== epoch) {
+          // dropped meanwhile (a new generation): what was stored stays stored; Kafka's offset is the new generation's
+          uncommitted = undefined;
+          continue;
+        }
+        if (outcome.kind === 'committed') {
+          uncommitted = outcome.next;
+          faultAfterDbCommit();
+          await commitToKafka(lane.queue.length === 0);
+          continue;
+        }
+        if (outcome.kind === 'stopped') break;
+        this.drop(lane);
+        await commitToKafka(true);
+        if (outcome.kind === 'seek') {
+          this.deps.control.seek(topic, partition, outcome.offset);
+        } else if (outcome.kind === 'failed') {
+          this.deps.logger.error({ topic, partition, err: errorMessage(outcome.err) }, 'partition lane failed: fetching its messages again in 1 s');
+          await sleep(1000);
+          if (lane.epoch === epoch + 1 && !this.stopping) this.deps.control.seek(topic, partition, outcome.from);
+        } else {
+          // fenced: another worker stored past us; fetch from where the stored offset now stands
+          const current = await this.deps.pipeline.recover(topic, partition);
+          if (current !== undefined && lane.epoch === epoch + 1) this.deps.control.seek(topic, partition, current);
+        }
+      }
+    } finally {
+      await commitToKafka(true);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
+function faultAfterDbCommit(): void {
+  if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');
+}
