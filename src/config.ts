@@ -77,7 +77,7 @@ export const envSchema = z.object({
   LOG_PRETTY: bool.optional(),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   BATCH_MAX_MESSAGES: int(1, 1000000).default(1000),
-  BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: int(0, 60000).default(50),
   KAFKA_FETCH_MIN_BYTES: int(1, 64 * 1024 * 1024).default(1),
   PARTITIONS_CONCURRENCY: int(1, 64).default(2),

@@ -102,11 +102,17 @@ export class Lanes<M extends LaneMessage> {
   enqueue(topic: string, partition: number, messages: M[]): void {
     if (this.stopping || messages.length === 0) return;
     const lane = this.laneOf(topic, partition);
-    for (const m of messages) {
-      lane.queue.push(m);
-      lane.bytes += sizeOf(m);
+    // Fetches follow each other; should one ever overlap what is queued, the overlap is not queued twice.
+    let start = 0;
+    if (lane.queue.length > 0) {
+      const tail = BigInt(lane.queue[lane.queue.length - 1]!.offset);
+      while (start < messages.length && BigInt(messages[start]!.offset) <= tail) start++;
     }
-    this.count(messages.length);
+    for (let i = start; i < messages.length; i++) {
+      lane.queue.push(messages[i]!);
+      lane.bytes += sizeOf(messages[i]!);
+    }
+    this.count(messages.length - start);
     const hw = this.highWater;
     if (!lane.paused && (lane.queue.length >= hw.messages || lane.bytes >= hw.bytes)) {
       lane.paused = true;
@@ -165,6 +171,12 @@ export class Lanes<M extends LaneMessage> {
       lane.paused = false;
       this.deps.control.resume(lane.topic, lane.partition);
     }
+  }
+
+  /** Drops what was queued while waiting (fetched past the gap) and fetches the partition from `offset`. */
+  private refetch(lane: Lane<M>, offset: bigint): void {
+    this.drop(lane);
+    this.deps.control.seek(lane.topic, lane.partition, offset);
   }
 
   /** Takes the lane's next chunk off its queue. */
@@ -233,11 +245,11 @@ export class Lanes<M extends LaneMessage> {
         } else if (outcome.kind === 'failed') {
           this.deps.logger.error({ topic, partition, err: errorMessage(outcome.err) }, 'partition lane failed: fetching its messages again in 1 s');
           await sleep(1000);
-          if (lane.epoch === epoch + 1 && !this.stopping) this.deps.control.seek(topic, partition, outcome.from);
+          if (lane.epoch === epoch + 1 && !this.stopping) this.refetch(lane, outcome.from);
         } else {
           // fenced: another worker stored past us; fetch from where the stored offset now stands
           const current = await this.deps.pipeline.recover(topic, partition);
-          if (current !== undefined && lane.epoch === epoch + 1) this.deps.control.seek(topic, partition, current);
+          if (current !== undefined && lane.epoch === epoch + 1) this.refetch(lane, current);
         }
       }
     } finally {

@@ -186,8 +186,22 @@ test('a pipeline failure drops the lane and fetches its messages again; a paused
   h.calls[0]!.fail(new Error('connect ECONNREFUSED'));
   await tick();
   assert.deepEqual(h.actions, ['pause 3', 'resume 3'], 'dropped: fetching resumes');
+  h.lanes.enqueue('t', 3, msgs(32, 5)); // fetched while the lane waits
   await new Promise((r) => setTimeout(r, 1100));
   assert.deepEqual(h.actions, ['pause 3', 'resume 3', 'seek 3 7'], 'from the first offset of the failed chunk, after 1 s');
+  assert.equal(h.lanes.queuedOf('t', 3), 0, 'what was fetched meanwhile is dropped: it comes again after the seek');
+  assert.equal(h.calls.length, 1);
+});
+
+test('a fetch that overlaps what is queued is queued without the overlap', async () => {
+  const h = harness({ slots: 1 });
+  h.lanes.enqueue('t', 0, msgs(0, 10));
+  await tick();
+  h.lanes.enqueue('t', 0, msgs(10, 10));
+  h.lanes.enqueue('t', 0, msgs(15, 10));
+  assert.equal(h.lanes.queuedOf('t', 0), 15);
+  await h.settleAll();
+  assert.deepEqual(h.calls.flatMap((c) => c.offsets), Array.from({ length: 25 }, (_, i) => i));
 });
 
 test('stop waits for the chunk in flight, takes nothing more, and commits the last stored offset to Kafka', async () => {
