@@ -215,10 +215,7 @@ export class Lanes<M extends LaneMessage> {
         try {
           if (lane.queue.length === 0 || this.stopping) break;
           messages = this.take(lane);
-          const session: Session = {
-            active: () => !this.stopping && lane.epoch === epoch,
-            heartbeat: async () => !this.stopping && lane.epoch === epoch, // kafkajs heart-beats in its fetch loop
-          };
+          const session: Session = { active: () => !this.stopping && lane.epoch === epoch };
           outcome = await this.deps.pipeline.process(topic, partition, messages, session);
         } catch (err) {
           // e.g. the stored offset unreadable while PostgreSQL is away: fetch these messages again
