@@ -1,6 +1,6 @@
 // The lifecycle part of a chunk's transaction: its messages are COPYed into a temporary staging
-// table (made here, emptied at each commit) and applied in offset order by
-// orchestry_apply_lifecycle() in one round trip.
+// table (made here, emptied at each commit), its applications locked in name order, and applied
+// in offset order by orchestry_apply_lifecycle().
 import type { PoolClient } from '../../db/pool.ts';
 import type { Item } from '../chunk/item.ts';
 import { copyInto } from '../copy.ts';
@@ -13,12 +13,20 @@ const LIFECYCLE_STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS lifecycle_stage (
   message TEXT NOT NULL, source TEXT NOT NULL, node_id TEXT
 ) ON COMMIT DELETE ROWS`;
 
+// The chunk's applications that exist, locked in name order before anything else touches them:
+// chunks of two partitions updating the same applications (app.status, app.scaled, the replicas
+// count) in message order deadlocked, and PostgreSQL broke the cycle only after deadlock_timeout (1 s)
+// by failing one of them. NO KEY UPDATE is what those updates take; it does not block the
+// KEY SHARE locks of other writers' foreign-key checks.
+const LOCK_APPS_IN_ORDER = 'SELECT 1 FROM applications WHERE name IN (SELECT app FROM pg_temp.lifecycle_stage) ORDER BY name FOR NO KEY UPDATE';
+
 export async function writeLifecycle(client: PoolClient, items: Item[]): Promise<RowsWritten> {
   const out = new ChunkBuilder();
   for (const i of items) if (i.lifecycle && !i.rejected) addLifecycleRow(out, i.offset.toString(), i.lifecycle);
   if (out.rows === 0) return { metrics: 0, events: 0 };
   await client.query(LIFECYCLE_STAGE_DDL);
   await copyInto(client, LIFECYCLE_STAGE_COPY, out.done());
+  await client.query(LOCK_APPS_IN_ORDER);
   const { rows } = await client.query<{ n: number }>('SELECT orchestry_apply_lifecycle() AS n');
   return { metrics: 0, events: rows[0]?.n ?? 0 };
 }

@@ -16,7 +16,7 @@ import { DayPartitions } from '../../../src/partitions/index.ts';
 import { KnownApps } from '../../../src/ingest/write/placeholder-apps.ts';
 import { writeChunk, type WriterDeps } from '../../../src/ingest/write/writer.ts';
 import { freshDatabase, type TestDatabase } from '../../helpers/db.ts';
-import { stats } from '../../helpers/messages.ts';
+import { lifecycle, registered, stats } from '../../helpers/messages.ts';
 
 let db: TestDatabase;
 let deps: WriterDeps;
@@ -114,3 +114,36 @@ test('a fenced chunk records none of its dead letters and counts none: they shar
   ]);
   assert.equal(await dlqCount('E_JSON'), json);
 });
+
+test('lifecycle chunks of two partitions touching the same applications in opposite orders do not deadlock', async () => {
+  const apps = Array.from({ length: 12 }, (_, i) => `order-app-${String(i).padStart(2, '0')}`);
+  const t0 = Date.now() - 60_000;
+  const lifecycleChunk = (partition: number, from: number, messages: object[]): Chunk =>
+    decodeChunk({ kind: 'lifecycle', topic: 'order-life', partition }, BigInt(from), messages.map((m, i) => ({ offset: String(from + i), key: null, value: Buffer.from(JSON.stringify(m)), headers: {} })), limits);
+  for (const p of [0, 1, 9]) await loadStoredOffset(db.pool, 'order-life', p, '0', 'writer-test');
+  await writeChunk(deps, lifecycleChunk(9, 0, apps.map((a) => registered(a, t0))));
+  const deadlocksBefore = await deadlocks();
+  let from = 0;
+  for (let round = 0; round < 15; round++) {
+    const ts = t0 + 1000 * (round + 1);
+    const status = (a: string, p: number) => lifecycle('app.status', a, ts + p, { status: round % 2 ? 'running' : 'updating' });
+    // Partition 0 updates the applications in name order, partition 1 in reverse, at the same time.
+    const results = await Promise.allSettled([
+      writeChunk(deps, lifecycleChunk(0, from, apps.map((a) => status(a, 0)))),
+      writeChunk(deps, lifecycleChunk(1, from, [...apps].reverse().map((a) => status(a, 1)))),
+    ]);
+    for (const r of results) {
+      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+      if (r.status === 'fulfilled') assert.equal(r.value.deadLettered, 0);
+    }
+    from += apps.length;
+  }
+  assert.equal(await deadlocks(), deadlocksBefore, 'PostgreSQL detected no deadlock');
+  const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM applications WHERE name LIKE 'order-app-%' AND status = 'updating'");
+  assert.equal(rows[0]!.n, apps.length, 'the last round (partition 1, 1 ms later) decided every status');
+});
+
+async function deadlocks(): Promise<number> {
+  const { rows } = await db.pool.query<{ n: string }>('SELECT deadlocks::text AS n FROM pg_stat_database WHERE datname = current_database()');
+  return Number(rows[0]!.n);
+}
