@@ -7,6 +7,7 @@
 // resumes it below half of that, so memory stays bounded while PostgreSQL is slow or away.
 // Offsets: kafkajs's fetch position moves on enqueue; Kafka's committed offset still follows
 // PostgreSQL's stored one; exactly-once is still the stored offset's compare-and-set.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../log.ts';
 import { errorMessage } from '../../errors.ts';
 import { splitBatch, type ChunkLimits } from '../chunk/chunk.ts';
@@ -60,6 +61,7 @@ class Lane<M extends LaneMessage> {
   ) {}
 }
 
+const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const sizeOf = (m: LaneMessage) => (m.value?.length ?? 0) + (m.key?.length ?? 0);
 
 /** FIFO slots: at most `n` holders at once. */
@@ -138,9 +140,9 @@ export class Lanes<M extends LaneMessage> {
     for (const lane of this.lanes.values()) this.drop(lane);
   }
 
-  /** Queued messages of a partition (for tests and the gauge). */
+  /** Queued messages of a partition (for tests; the gauge follows the total). */
   queuedOf(topic: string, partition: number): number {
-    return this.lanes.get(`${topic}\u0000${partition}`)?.queue.length ?? 0;
+    return this.lanes.get(keyOf(topic, partition))?.queue.length ?? 0;
   }
 
   /** Stops taking work: every lane finishes (or gives up) its chunk in flight, then this resolves. */
@@ -151,7 +153,7 @@ export class Lanes<M extends LaneMessage> {
   }
 
   private laneOf(topic: string, partition: number): Lane<M> {
-    const key = `${topic}\u0000${partition}`;
+    const key = keyOf(topic, partition);
     let lane = this.lanes.get(key);
     if (!lane) this.lanes.set(key, (lane = new Lane(topic, partition)));
     return lane;
@@ -255,7 +257,6 @@ export class Lanes<M extends LaneMessage> {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
 function faultAfterDbCommit(): void {
