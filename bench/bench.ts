@@ -43,7 +43,7 @@ export interface BenchParams {
 }
 
 export const FULL: BenchParams = {
-  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 500, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 1000, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
+  mode: 'full', spec: { apps: 50, containersPerApp: 20, intervals: 500, intervalMs: 5000 }, partitions: 6, reps: 3, batch: 2500, lanes: 2, // batch: the worker's default BATCH_MAX_MESSAGES
   sweep: [500, 1000, 2500, 5000, 10000, 20000], singleCapMs: 15000, multiCapMs: 30000, peerRows: 300_000, latencyMs: 65_000, prefillRows: 20_000_000, warmup: true,
 };
 export const QUICK: BenchParams = {

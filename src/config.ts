@@ -76,7 +76,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: bool.optional(),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-  BATCH_MAX_MESSAGES: int(1, 1000000).default(1000),
+  BATCH_MAX_MESSAGES: int(1, 1000000).default(2500),
   BATCH_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: int(0, 60000).default(50),
   KAFKA_FETCH_MIN_BYTES: int(1, 64 * 1024 * 1024).default(1),

@@ -42,7 +42,7 @@ const DEFAULTS: Record<string, string> = {
   LOG_LEVEL: 'info',
   LOG_PRETTY: '(unset)',
   WORKER_ID: `${hostname()}-${process.pid}`,
-  BATCH_MAX_MESSAGES: '1000',
+  BATCH_MAX_MESSAGES: '2500',
   BATCH_MAX_BYTES: String(2 * 1024 * 1024),
   BATCH_MAX_WAIT_MS: '50',
   KAFKA_FETCH_MIN_BYTES: '1',
@@ -160,7 +160,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.kafka.ssl, { enabled: false, caFile: undefined, rejectUnauthorized: true });
   assert.equal(c.kafka.sasl, undefined);
   assert.deepEqual(c.http, { port: 9464, host: '0.0.0.0', adminToken: undefined });
-  assert.deepEqual(c.batch, { maxMessages: 1000, maxBytes: 2097152, maxWaitMs: 50, fetchMinBytes: 1, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
+  assert.deepEqual(c.batch, { maxMessages: 2500, maxBytes: 2097152, maxWaitMs: 50, fetchMinBytes: 1, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
   assert.deepEqual(c.placeholderApps, { max: 1000, ttlHours: 24 });
   assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);
