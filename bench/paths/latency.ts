@@ -5,12 +5,18 @@
 // poll's completion time - ts. No triggers; the error is at most one poll period, and always high.
 // The first seconds of a run are its warm-up (the consumer's first fetches from a standing start,
 // the JIT on the stats path): they are left out of the percentiles and reported as their own max.
+// The producer and the poller run in a process of their own (latency-child.ts): the benchmark's
+// process holds the whole workload and its precomputed COPY batches, and one mark-compact of that
+// heap pauses it for 0.7-1.7 s, which would stall sends and polls and count as latency.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { Kafka, Message } from '../../src/kafka/client.ts';
 import { benchDatabase, committedMessages, storedOffsets } from '../db.ts';
 import { benchKafka, createTopics, lifecycleMessages, produceAll, rng, sampleJson, type Workload } from '../load.ts';
 import { percentile, sleep } from '../stats.ts';
 import { spawnBenchWorker } from './worker.ts';
+import { repo } from '../../tools/repo.ts';
 
 export interface LatencyRun {
   ratePerSec: number;
@@ -28,8 +34,29 @@ export interface LatencyRun {
 /** The warm-up: the first 5 s of a run, or its first quarter when shorter (quick and smoke runs). */
 export const warmupOf = (durationMs: number) => Math.min(5000, Math.floor(durationMs / 4));
 
-/** `env` goes to the worker (e.g. SCHEDULER_ENABLED=true: the scheduler's jobs as deployed). */
+/** Arguments of one latency run, as passed to latency-child.ts. */
+export interface LatencyArgs {
+  spec: Workload['spec'];
+  partitions: number;
+  rowsPerSec: number;
+  durationMs: number;
+  /** To the worker (e.g. SCHEDULER_ENABLED=true: the scheduler's jobs as deployed). */
+  env: Record<string, string>;
+}
+
+/** One latency run over `w`'s apps and containers, measured from a process of its own. */
 export async function latencyRun(w: Workload, partitions: number, rowsPerSec: number, durationMs: number, env: Record<string, string> = {}): Promise<LatencyRun> {
+  const args: LatencyArgs = { spec: w.spec, partitions, rowsPerSec, durationMs, env };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'paths', 'latency-child.ts'), JSON.stringify(args)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`latency run failed (exit ${code}): ${out.slice(-2000)}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as LatencyRun;
+}
+
+/** One latency run in this process: a worker, a producer at `rowsPerSec` and the offsets poller. */
+export async function measureLatency(w: Workload, partitions: number, rowsPerSec: number, durationMs: number, env: Record<string, string>): Promise<LatencyRun> {
   const id = randomBytes(4).toString('hex');
   const topics = { stats: `bench-${id}.lat.stats`, lifecycle: `bench-${id}.lat.lifecycle`, dlq: `bench-${id}.lat.dlq` };
   await createTopics([topics.stats, topics.lifecycle, topics.dlq], partitions);
