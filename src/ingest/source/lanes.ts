@@ -257,7 +257,6 @@ export class Lanes<M extends LaneMessage> {
   }
 }
 
-
 /** Test-only fault point: kill the process between the PostgreSQL commit and the Kafka commit. */
 function faultAfterDbCommit(): void {
   if (process.env.ORCHESTRY_TEST_FAULT === 'crash-after-db-commit') process.kill(process.pid, 'SIGKILL');

@@ -47,9 +47,9 @@ after(async () => {
 
 const limits = { messageMaxBytes: 1 << 20, minTsMs: Date.now() - 86_400_000, maxTsMs: Date.now() + 60_000 };
 const value = (rps: number) => Buffer.from(JSON.stringify(stats('writer-app', 'c1', Date.now(), { rps })));
-/** The chunk [from, from + values.length) of `topic`, partition 0. */
-const chunkOf = (topic: string, from: number, values: (Buffer | null)[]): Chunk =>
-  decodeChunk({ kind: 'stats', topic, partition: 0 }, BigInt(from), values.map((v, i) => ({ offset: String(from + i), key: null, value: v, headers: {} })), limits);
+/** The chunk [from, from + values.length) of `topic` (a stats topic, partition 0, unless told). */
+const chunkOf = (topic: string, from: number, values: (Buffer | null)[], kind: Chunk['kind'] = 'stats', partition = 0): Chunk =>
+  decodeChunk({ kind, topic, partition }, BigInt(from), values.map((v, i) => ({ offset: String(from + i), key: null, value: v, headers: {} })), limits);
 const rpsRows = async () => (await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM metrics WHERE metric_type = 'rps'")).rows[0]!.n;
 const ledger = async (topic: string) =>
   (await db.pool.query<{ offset: string; error_code: string }>('SELECT "offset"::text, error_code FROM ingest_dead_letters WHERE topic = $1 ORDER BY "offset"', [topic])).rows;
@@ -119,7 +119,7 @@ test('lifecycle chunks of two partitions touching the same applications in oppos
   const apps = Array.from({ length: 12 }, (_, i) => `order-app-${String(i).padStart(2, '0')}`);
   const t0 = Date.now() - 60_000;
   const lifecycleChunk = (partition: number, from: number, messages: object[]): Chunk =>
-    decodeChunk({ kind: 'lifecycle', topic: 'order-life', partition }, BigInt(from), messages.map((m, i) => ({ offset: String(from + i), key: null, value: Buffer.from(JSON.stringify(m)), headers: {} })), limits);
+    chunkOf('order-life', from, messages.map((m) => Buffer.from(JSON.stringify(m))), 'lifecycle', partition);
   for (const p of [0, 1, 9]) await loadStoredOffset(db.pool, 'order-life', p, '0', 'writer-test');
   await writeChunk(deps, lifecycleChunk(9, 0, apps.map((a) => registered(a, t0))));
   const deadlocksBefore = await deadlocks();
