@@ -78,17 +78,19 @@ export class LoadGenerator {
     return out;
   }
 
-  /** Sends `n` messages once; a failed send is counted and not retried (its ids may or may not be in Kafka). */
+  /** Sends `n` messages once; a failed send (or connect) is counted and not retried (its ids may or may not be in Kafka). */
   async send(n: number): Promise<void> {
     this.producer ??= kafka(`load-${this.runId}`).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, retry: { retries: 3, maxRetryTime: 2000 } });
     const p = this.producer;
-    await p.connect();
     const m = this.nextMessages(n);
     const batches = [
       { topic: this.opts.topics.stats, messages: m.stats },
       { topic: this.opts.topics.lifecycle, messages: m.lifecycle },
     ].filter((b) => b.messages.length > 0);
     try {
+      // Inside the try: while a broker is away, connecting fails too (its retries can run out within
+      // a 30 s outage), and that is a failed send, not the end of the load loop.
+      await p.connect();
       await p.sendBatch({ acks: -1, topicMessages: batches, timeout: 5000 });
       this.stats.acked += n;
     } catch {
