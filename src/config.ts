@@ -89,6 +89,7 @@ export const envSchema = z.object({
   PLACEHOLDER_APPS_TTL_HOURS: int(1, 24 * 3650).default(24),
   TIMESTAMP_MAX_FUTURE_SKEW_MS: int(0, 7 * 86400000).default(5 * 60000),
   DB_RETRY_MAX_BACKOFF_MS: int(100, 300000).default(30000),
+  INGEST_SYNCHRONOUS_COMMIT: z.enum(['off', 'local', 'remote_write', 'on', 'remote_apply']).default('off'),
   SHUTDOWN_TIMEOUT_MS: int(1000, 600000).default(30000),
   RETENTION_EVENTS_DAYS: int(1, 3650).default(30),
   RETENTION_METRICS_INSTANCE_DAYS: int(1, 3650).default(7),
@@ -154,6 +155,8 @@ export interface Config {
   timestampMaxFutureSkewMs: number;
   placeholderApps: { max: number; ttlHours: number };
   dbRetryMaxBackoffMs: number;
+  /** synchronous_commit of the ingest transactions (rows, dead letters and stored offset together). */
+  ingestSynchronousCommit: 'off' | 'local' | 'remote_write' | 'on' | 'remote_apply';
   shutdownTimeoutMs: number;
   retention: { eventsDays: number; metricsInstanceDays: number; metricsAppDays: number; stoppedInstancesDays: number; archiveBeforeDrop: boolean };
   partitionsAheadDays: number;
@@ -321,6 +324,7 @@ function fromEnv(e: Env): Config {
     timestampMaxFutureSkewMs: e.TIMESTAMP_MAX_FUTURE_SKEW_MS,
     placeholderApps: { max: e.PLACEHOLDER_APPS_MAX, ttlHours: e.PLACEHOLDER_APPS_TTL_HOURS },
     dbRetryMaxBackoffMs: e.DB_RETRY_MAX_BACKOFF_MS,
+    ingestSynchronousCommit: e.INGEST_SYNCHRONOUS_COMMIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retention: {
       eventsDays: e.RETENTION_EVENTS_DAYS,

@@ -54,6 +54,7 @@ const DEFAULTS: Record<string, string> = {
   PLACEHOLDER_APPS_TTL_HOURS: '24',
   TIMESTAMP_MAX_FUTURE_SKEW_MS: '300000',
   DB_RETRY_MAX_BACKOFF_MS: '30000',
+  INGEST_SYNCHRONOUS_COMMIT: 'off',
   SHUTDOWN_TIMEOUT_MS: '30000',
   LAG_REFRESH_INTERVAL_MS: '15000',
   RETENTION_EVENTS_DAYS: '30',
@@ -111,6 +112,7 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['PLACEHOLDER_APPS_TTL_HOURS', '0', />=1/],
   ['TIMESTAMP_MAX_FUTURE_SKEW_MS', '-5', />=0/],
   ['DB_RETRY_MAX_BACKOFF_MS', '10', />=100/],
+  ['INGEST_SYNCHRONOUS_COMMIT', 'false', /expected one of/],
   ['SHUTDOWN_TIMEOUT_MS', '999', />=1000/],
   ['LAG_REFRESH_INTERVAL_MS', '50', />=100/],
   ['RETENTION_EVENTS_DAYS', '0', />=1/],
@@ -164,6 +166,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.placeholderApps, { max: 1000, ttlHours: 24 });
   assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);
+  assert.equal(c.ingestSynchronousCommit, 'off');
   assert.equal(c.scheduler.enabled, true);
   assert.equal(c.scheduler.schedules.partitions, '*/15 * * * *');
   assert.equal(c.log.level, 'info');

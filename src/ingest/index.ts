@@ -10,6 +10,7 @@ import { registerCodecs } from '../kafka/codecs.ts';
 import { DeadLetters } from './dead-letters/dead-letters.ts';
 import { decodeLimits } from './decode/limits.ts';
 import { OffsetCursor } from './offsets/cursor.ts';
+import { FlushWatch } from './offsets/flushed.ts';
 import { DayPartitions } from '../partitions/index.ts';
 import { Pipeline } from './pipeline.ts';
 import { Backpressure, RetryPolicy } from './retry/policy.ts';
@@ -53,6 +54,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     partitions: new DayPartitions(pool),
     knownApps,
     placeholderAppsMax: config.placeholderApps.max,
+    synchronousCommit: config.ingestSynchronousCommit,
   };
   const cursor = new OffsetCursor(pool, config.workerId);
   const pipeline = new Pipeline({
@@ -63,6 +65,7 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     cursor,
     retry: new RetryPolicy(config.dbRetryMaxBackoffMs, new Backpressure((paused) => metrics.paused.set(paused ? 1 : 0))),
     writer,
+    flush: new FlushWatch(pool, config.ingestSynchronousCommit === 'off'),
   });
   const source = await startSource({ config, kafka, logger, metrics, pipeline, onJoin: () => cursor.reset() }).catch(async (err: unknown) => {
     await producer.disconnect().catch(() => {});

@@ -8,6 +8,7 @@ import type { Chunk } from './chunk/chunk.ts';
 import type { TopicKind } from './chunk/item.ts';
 import { decodeChunk, type DecodeLimits } from './decode/decode.ts';
 import type { OffsetCursor } from './offsets/cursor.ts';
+import type { FlushWatch } from './offsets/flushed.ts';
 import type { RetryHooks, RetryPolicy } from './retry/policy.ts';
 import { holdFor, type Session } from './source/session.ts';
 import { writeChunk, type WriteResult, type WriterDeps } from './write/writer.ts';
@@ -32,6 +33,7 @@ export interface PipelineDeps {
   cursor: OffsetCursor;
   retry: RetryPolicy;
   writer: WriterDeps;
+  flush: FlushWatch;
 }
 
 export class Pipeline {
@@ -70,6 +72,11 @@ export class Pipeline {
     return { kind: 'committed', next: chunk.to };
   }
 
+  /** Resolves once every chunk committed so far is on disk (Kafka's offset never leads a durable one). */
+  flushed(): Promise<void> {
+    return this.deps.flush.flushed();
+  }
+
   /** After a fence: where the partition's stored offset now stands (undefined when unreadable). */
   recover(topic: string, partition: number): Promise<bigint | undefined> {
     return this.deps.cursor.recover(topic, partition);
@@ -84,6 +91,9 @@ export class Pipeline {
       stillOwned: () => this.deps.cursor.stillAt(topic, partition, chunk.from),
       forgetPartitions: () => this.deps.writer.partitions.forget(),
       failed: (err, attempt, d) => {
+        // The server may have restarted, and with INGEST_SYNCHRONOUS_COMMIT=off a crash takes back the
+        // last transactions, placeholder apps included: the apps known to exist are checked again.
+        this.deps.writer.knownApps.clear();
         this.deps.metrics.dbRetries.inc({ topic });
         log.error({ err: errorMessage(err), retryable: d.retryable, attempt: attempt + 1, backoffMs: d.backoffMs, offsets: `${chunk.from}-${chunk.to - 1n}` }, 'batch failed: pausing and retrying');
       },

@@ -13,8 +13,8 @@ export interface OwnStack {
   root: string;
   kafkaBrokers: string;
   databaseUrl: string;
-  /** Stops this stack's PostgreSQL (fast shutdown); throws when it has none. */
-  stopPostgres(): Promise<void>;
+  /** Stops this stack's PostgreSQL (fast shutdown, or `immediate`: a crash); throws when it has none. */
+  stopPostgres(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port and data directory. */
   startPostgres(): Promise<void>;
   stopKafka(): Promise<void>;
@@ -61,9 +61,9 @@ export async function ownStack(own: { kafka?: boolean; postgres?: boolean }): Pr
     root,
     kafkaBrokers: up.kafkaBrokers,
     databaseUrl: up.databaseUrl,
-    async stopPostgres() {
+    async stopPostgres(mode: 'fast' | 'immediate' = 'fast') {
       if (!state.postgres) throw new Error('this stack does not own PostgreSQL');
-      await stopPostgres(root, log);
+      await stopPostgres(root, log, mode);
     },
     async startPostgres() {
       if (!state.postgres) throw new Error('this stack does not own PostgreSQL');

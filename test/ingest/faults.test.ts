@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
-import { kafka, testTopics } from '../helpers/kafka.ts';
-import { LoadGenerator, account, formatTable, type Account } from '../helpers/load.ts';
+import { kafka, readAll, testTopics } from '../helpers/kafka.ts';
+import { LoadGenerator, account, formatTable, idOf, type Account } from '../helpers/load.ts';
 import { ownStack, type OwnStack } from '../helpers/stack.ts';
 import { drained, kill, readyz, sleep, startWorker, stopAll, whenReady, type Worker } from '../faults/harness.ts';
 
@@ -103,6 +103,51 @@ test('PostgreSQL stopped mid-stream, then started: everything produced is stored
   await stopAll([w]);
   assertExact(await account('PostgreSQL down 10 s', db.pool, load));
   await db.pool.end();
+});
+
+test('committed chunks taken back with their stored offsets (a server crash after asynchronous commits): the live worker stores them again, once', async () => {
+  const db = await database();
+  const topics = await testTopics(3);
+  const w = await worker(db, topics, 'taken-back'); // INGEST_SYNCHRONOUS_COMMIT=off, the default
+  await whenReady(w);
+  const load = new LoadGenerator({ topics, ratePerSec: 0, badEvery: 40 });
+  for (let i = 0; i < 4; i++) await load.send(500);
+  await drained(db.pool, topics, 120_000);
+  // What a crash that loses the last commits leaves: in every partition, the second half of what was
+  // stored is gone (rows, events and dead-letter records) and the stored offset is back where it began.
+  const { rows: stored } = await db.pool.query<{ topic: string; partition: number; next_offset: number }>('SELECT topic, partition, next_offset FROM ingest_offsets WHERE next_offset > 1');
+  const back = new Map(stored.map((r) => [`${r.topic}/${r.partition}`, Math.floor(Number(r.next_offset) / 2)]));
+  const ids: string[] = [];
+  for (const t of [topics.stats, topics.lifecycle]) {
+    for (const m of await readAll(t)) {
+      const from = back.get(`${t}/${m.partition}`);
+      const id = idOf(m.value);
+      if (from !== undefined && id && Number(m.offset) >= from) ids.push(id);
+    }
+  }
+  assert.ok(ids.length > 500, `a real tail is taken back (${ids.length} messages)`);
+  const c = await db.pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query(`DELETE FROM metrics WHERE labels->>'msg_id' = ANY($1)`, [ids]);
+    await c.query(`DELETE FROM events WHERE details->>'message' = ANY($1)`, [ids]);
+    for (const r of stored) {
+      const from = back.get(`${r.topic}/${r.partition}`);
+      await c.query('DELETE FROM ingest_dead_letters WHERE topic = $1 AND partition = $2 AND "offset" >= $3', [r.topic, r.partition, from]);
+      await c.query('UPDATE ingest_offsets SET next_offset = $3 WHERE topic = $1 AND partition = $2', [r.topic, r.partition, from]);
+    }
+    await c.query('COMMIT');
+  } finally {
+    c.release();
+  }
+  const before = await account('taken back (before the worker notices)', db.pool, load);
+  assert.ok(before.lost >= ids.length * 0.9, `the tail is missing before the worker writes again (${before.lost} lost)`);
+  // The next chunks find their stored offset moved: each lane fetches again from where it now stands.
+  for (let i = 0; i < 2; i++) await load.send(500);
+  await drained(db.pool, topics, 120_000);
+  assert.equal(w.child.exitCode, null, 'the worker kept running');
+  await stopAll([w]);
+  assertExact(await account('commits taken back', db.pool, load));
 });
 
 test('two workers in one group, one stopped mid-stream: everything stored once', async () => {

@@ -74,17 +74,20 @@ async function postmasterPid(dataDir: string): Promise<number | undefined> {
   return Number(text.split('\n')[0]) || undefined;
 }
 
-/** Stops the server running on this stack's data dir, if any. */
-export async function stopPostgres(root: string, log: Log): Promise<void> {
+/**
+ * Stops the server running on this stack's data dir, if any. `immediate` is a crash as far as the data
+ * is concerned: no shutdown checkpoint, WAL not yet written is gone, the next start runs crash recovery.
+ */
+export async function stopPostgres(root: string, log: Log, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
   const dir = join(root, 'postgres');
   const dataDir = join(dir, 'data');
   const pid = await postmasterPid(dataDir);
   if (!pid || !pidAlive(pid)) return;
-  log(`postgres: stopping pid ${pid}`);
+  log(`postgres: stopping pid ${pid}${mode === 'immediate' ? ' (immediate: a crash)' : ''}`);
   const as = await runAsUser(log);
   try {
     const { pg_ctl } = await binaries();
-    await run(pg_ctl, ['stop', '-m', 'fast', '-w', '-t', '30', '-D', dataDir], options(as, dir));
+    await run(pg_ctl, ['stop', '-m', mode, '-w', '-t', '30', '-D', dataDir], options(as, dir));
   } catch (err) {
     log(`postgres: pg_ctl stop failed (${(err as Error).message.split('\n')[0]}); terminating pid ${pid}`);
     await terminate(pid, 10_000);

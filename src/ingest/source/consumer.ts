@@ -37,7 +37,7 @@ export interface SourceDeps {
   kafka: Kafka;
   logger: Logger;
   metrics: Metrics;
-  pipeline: Pick<Pipeline, 'process' | 'recover'>;
+  pipeline: Pick<Pipeline, 'process' | 'recover' | 'flushed'>;
   /** Called on each group join (a new generation: cached stored offsets are stale). */
   onJoin(): void;
 }
@@ -87,7 +87,7 @@ function watchGroup(consumer: Consumer, deps: SourceDeps): { joined: () => boole
 }
 
 /** The lanes' hold on kafkajs: pause/resume a partition's fetching, seek it, commit Kafka's offset after PostgreSQL's. */
-function laneControl(consumer: Consumer, logger: Logger): LaneControl {
+function laneControl(consumer: Consumer, pipeline: Pick<Pipeline, 'flushed'>, logger: Logger): LaneControl {
   return {
     pause: (topic, partition) => consumer.pause([{ topic, partitions: [partition] }]),
     resume: (topic, partition) => consumer.resume([{ topic, partitions: [partition] }]),
@@ -100,6 +100,7 @@ function laneControl(consumer: Consumer, logger: Logger): LaneControl {
     },
     async commit(topic, partition, next) {
       try {
+        await pipeline.flushed(); // stored and on disk: an asynchronous commit may not be yet
         await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
       } catch (err) {
         // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
@@ -130,7 +131,7 @@ export async function startSource(deps: SourceDeps): Promise<Source> {
     limits: config.batch,
     slots: config.batch.partitionsConcurrency,
     pipeline: deps.pipeline,
-    control: laneControl(consumer, logger),
+    control: laneControl(consumer, deps.pipeline, logger),
     logger,
     onQueued: (n) => deps.metrics.queuedMessages.set(n),
   });

@@ -200,13 +200,19 @@ export class Lanes<M extends LaneMessage> {
   private async run(lane: Lane<M>): Promise<void> {
     const { topic, partition } = lane;
     let uncommitted: bigint | undefined; // stored in PostgreSQL, not yet in Kafka
-    const commitToKafka = async (force: boolean) => {
-      if (uncommitted === undefined) return;
-      if (!force && Date.now() - lane.lastKafkaCommit < KAFKA_COMMIT_EVERY_MS) return;
-      const next = uncommitted;
-      uncommitted = undefined;
-      lane.lastKafkaCommit = Date.now();
-      await this.deps.control.commit(topic, partition, next);
+    // The lane's Kafka commits, in order and off the write path: a commit waits until PostgreSQL has
+    // flushed the chunks it covers (control.commit), which must not hold up the next chunk.
+    let committing = Promise.resolve();
+    const commitToKafka = (force: boolean): Promise<void> => {
+      if (uncommitted !== undefined && (force || Date.now() - lane.lastKafkaCommit >= KAFKA_COMMIT_EVERY_MS)) {
+        const next = uncommitted;
+        uncommitted = undefined;
+        lane.lastKafkaCommit = Date.now();
+        committing = committing
+          .then(() => this.deps.control.commit(topic, partition, next))
+          .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (PostgreSQL holds the stored offset)'));
+      }
+      return committing;
     };
     try {
       while (lane.queue.length > 0 && !this.stopping) {
@@ -233,7 +239,7 @@ export class Lanes<M extends LaneMessage> {
         if (outcome.kind === 'committed') {
           uncommitted = outcome.next;
           faultAfterDbCommit();
-          await commitToKafka(lane.queue.length === 0);
+          void commitToKafka(lane.queue.length === 0);
           continue;
         }
         if (outcome.kind === 'stopped') break;

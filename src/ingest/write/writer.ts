@@ -2,6 +2,7 @@
 // records its dead letters and advances the stored offset (compare-and-set). Days without a
 // partition and unknown apps past the placeholder cap are dead-lettered first; a row PostgreSQL
 // rejects never fails its chunk: the chunk is split until the message is isolated and dead-lettered.
+import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Pool } from '../../db/pool.ts';
@@ -16,7 +17,6 @@ import { capPlaceholderApps, type KnownApps } from './placeholder-apps.ts';
 import { writeStats } from './stats.ts';
 import { writeLifecycle } from './lifecycle.ts';
 
-
 export interface WriterDeps {
   pool: Pool;
   logger: Logger;
@@ -28,6 +28,12 @@ export interface WriterDeps {
   knownApps: KnownApps;
   /** PLACEHOLDER_APPS_MAX: unknown apps past it are dead-lettered, not made placeholders. */
   placeholderAppsMax: number;
+  /**
+   * INGEST_SYNCHRONOUS_COMMIT, the chunk transactions' synchronous_commit. `off` is safe for
+   * exactly-once: a server crash can take back only whole transactions, each with the stored offset
+   * it advanced, and the lane that finds its offset gone back re-reads those messages from Kafka.
+   */
+  synchronousCommit: Config['ingestSynchronousCommit'];
 }
 
 export interface WriteResult {
@@ -104,7 +110,7 @@ async function commitRange(deps: WriterDeps, chunk: Chunk, result: WriteResult):
     await advanceOffset(client, chunk.topic, chunk.partition, chunk.from, chunk.to, deps.workerId);
     t1 = performance.now();
     return written;
-  });
+  }, { synchronous_commit: deps.synchronousCommit });
   result.seconds.copy += (t1 - t0) / 1000;
   result.seconds.commit += (performance.now() - t1) / 1000;
   result.rows.metrics += rows.metrics;

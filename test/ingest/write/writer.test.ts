@@ -38,6 +38,7 @@ before(async () => {
     partitions: new DayPartitions(db.pool),
     knownApps: new KnownApps(),
     placeholderAppsMax: 1000,
+    synchronousCommit: 'off',
   };
 });
 
