@@ -55,6 +55,12 @@ class Lane<M extends LaneMessage> {
   paused = false;
   running: Promise<void> | undefined;
   lastKafkaCommit = 0;
+  /**
+   * The lane's Kafka commits, chained so they land in order, and kept off the write path and out of
+   * `running`: a commit waits until PostgreSQL has flushed the chunks it covers (control.commit),
+   * which must hold up neither the next chunk nor a new run of the lane.
+   */
+  committing: Promise<void> = Promise.resolve();
   constructor(
     readonly topic: string,
     readonly partition: number,
@@ -149,6 +155,7 @@ export class Lanes<M extends LaneMessage> {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.lanes.values()].map((l) => l.running));
+    await Promise.all([...this.lanes.values()].map((l) => l.committing));
     for (const lane of this.lanes.values()) this.drop(lane);
   }
 
@@ -200,19 +207,16 @@ export class Lanes<M extends LaneMessage> {
   private async run(lane: Lane<M>): Promise<void> {
     const { topic, partition } = lane;
     let uncommitted: bigint | undefined; // stored in PostgreSQL, not yet in Kafka
-    // The lane's Kafka commits, in order and off the write path: a commit waits until PostgreSQL has
-    // flushed the chunks it covers (control.commit), which must not hold up the next chunk.
-    let committing = Promise.resolve();
     const commitToKafka = (force: boolean): Promise<void> => {
       if (uncommitted !== undefined && (force || Date.now() - lane.lastKafkaCommit >= KAFKA_COMMIT_EVERY_MS)) {
         const next = uncommitted;
         uncommitted = undefined;
         lane.lastKafkaCommit = Date.now();
-        committing = committing
+        lane.committing = lane.committing
           .then(() => this.deps.control.commit(topic, partition, next))
           .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (PostgreSQL holds the stored offset)'));
       }
-      return committing;
+      return lane.committing;
     };
     try {
       while (lane.queue.length > 0 && !this.stopping) {
@@ -258,7 +262,7 @@ export class Lanes<M extends LaneMessage> {
         }
       }
     } finally {
-      await commitToKafka(true);
+      void commitToKafka(true); // stop() waits for it
     }
   }
 }

@@ -27,9 +27,12 @@ interface Call {
 }
 
 /** A pipeline whose every call waits until the test settles it; records the calls and the control's actions. */
-function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number } = {}) {
+function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number; holdCommits?: boolean } = {}) {
   const calls: Call[] = [];
   const actions: string[] = [];
+  const commitsAsked: string[] = [];
+  let releaseCommits = () => {};
+  const commitGate = opts.holdCommits ? new Promise<void>((r) => (releaseCommits = r)) : Promise.resolve();
   let inFlight = 0;
   let maxInFlight = 0;
   let stored = new Map<number, bigint>();
@@ -38,6 +41,8 @@ function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number
     resume: (t, p) => actions.push(`resume ${p}`),
     seek: (t, p, o) => actions.push(`seek ${p} ${o}`),
     commit: async (t, p, next) => {
+      commitsAsked.push(`commit ${p} ${next}`);
+      await commitGate; // holdCommits: as a commit waiting for PostgreSQL's WAL flush
       actions.push(`commit ${p} ${next}`);
     },
   };
@@ -77,6 +82,8 @@ function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number
     lanes,
     calls,
     actions,
+    commitsAsked,
+    releaseCommits: () => releaseCommits(),
     maxInFlight: () => maxInFlight,
     setStored: (m: Map<number, bigint>) => (stored = m),
     /** Settles every call (as committed) until the lanes stop making new ones. */
@@ -220,4 +227,28 @@ test('stop waits for the chunk in flight, takes nothing more, and commits the la
   h.lanes.enqueue('t', 0, msgs(10, 1));
   await tick();
   assert.equal(h.calls.length, 1, 'nothing is taken after stop');
+});
+
+test('a Kafka commit that waits (for the WAL flush) holds up neither the next chunk nor a new run of the lane; commits land in order and stop() waits for them', async () => {
+  const h = harness({ slots: 1, holdCommits: true });
+  h.lanes.enqueue('t', 0, msgs(0, 10));
+  await tick();
+  h.calls[0]!.done(); // stored: the lane runs dry and asks for Kafka's commit, which waits
+  await tick();
+  assert.deepEqual(h.commitsAsked, ['commit 0 10']);
+  h.lanes.enqueue('t', 0, msgs(10, 10));
+  await tick();
+  assert.equal(h.calls.length, 2, 'the next messages are written while the commit waits');
+  assert.deepEqual(h.calls[1]!.offsets, msgs(10, 10).map((m) => Number(m.offset)));
+  h.calls[1]!.done();
+  await tick();
+  assert.deepEqual(h.commitsAsked, ['commit 0 10'], 'the second commit is chained behind the first');
+  let stopped = false;
+  const stop = h.lanes.stop().then(() => (stopped = true));
+  await tick();
+  assert.equal(stopped, false, 'stop() waits for the commits in flight');
+  assert.deepEqual(h.actions, []);
+  h.releaseCommits();
+  await stop;
+  assert.deepEqual(h.actions, ['commit 0 10', 'commit 0 20'], 'in order, the last stored offset last');
 });
