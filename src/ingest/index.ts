@@ -65,9 +65,9 @@ export async function startIngest(deps: IngestDeps): Promise<Ingest> {
     cursor,
     retry: new RetryPolicy(config.dbRetryMaxBackoffMs, new Backpressure((paused) => metrics.paused.set(paused ? 1 : 0))),
     writer,
-    flush: new FlushWatch(pool, config.ingestSynchronousCommit === 'off'),
   });
-  const source = await startSource({ config, kafka, logger, metrics, pipeline, onJoin: () => cursor.reset() }).catch(async (err: unknown) => {
+  const flush = new FlushWatch(pool, config.ingestSynchronousCommit === 'off');
+  const source = await startSource({ config, kafka, logger, metrics, pipeline, flushed: () => flush.flushed(), onJoin: () => cursor.reset() }).catch(async (err: unknown) => {
     await producer.disconnect().catch(() => {});
     throw err;
   });

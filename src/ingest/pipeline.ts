@@ -8,7 +8,6 @@ import type { Chunk } from './chunk/chunk.ts';
 import type { TopicKind } from './chunk/item.ts';
 import { decodeChunk, type DecodeLimits } from './decode/decode.ts';
 import type { OffsetCursor } from './offsets/cursor.ts';
-import type { FlushWatch } from './offsets/flushed.ts';
 import type { RetryHooks, RetryPolicy } from './retry/policy.ts';
 import { holdFor, type Session } from './source/session.ts';
 import { writeChunk, type WriteResult, type WriterDeps } from './write/writer.ts';
@@ -33,7 +32,6 @@ export interface PipelineDeps {
   cursor: OffsetCursor;
   retry: RetryPolicy;
   writer: WriterDeps;
-  flush: FlushWatch;
 }
 
 export class Pipeline {
@@ -70,11 +68,6 @@ export class Pipeline {
     log.debug({ from: chunk.from.toString(), to: chunk.to.toString(), rows: res.rows, dlq: res.deadLettered }, 'batch committed');
     cursor.advanced(topic, partition, chunk.to);
     return { kind: 'committed', next: chunk.to };
-  }
-
-  /** Resolves once every chunk committed so far is on disk (Kafka's offset never leads a durable one). */
-  flushed(): Promise<void> {
-    return this.deps.flush.flushed();
   }
 
   /** After a fence: where the partition's stored offset now stands (undefined when unreadable). */

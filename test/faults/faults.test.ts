@@ -11,7 +11,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { testTopics, type TestTopics } from '../helpers/kafka.ts';
 import { LoadGenerator, account, formatTable, type Account } from '../helpers/load.ts';
 import { ownStack, useStack, type OwnStack } from '../helpers/stack.ts';
-import { P, PROFILE, between, drained, kill, pollReadyz, readyAgain, rssMb, sleep, startWorker, stopAll, whenReady, type Worker } from './harness.ts';
+import { P, PROFILE, between, drained, kill, pollReadyz, readyAgain, rssMb, sleep, startWorker, stopAll, storedSum, whenReady, type Worker } from './harness.ts';
 
 let stack: OwnStack;
 const workers: Worker[] = [];
@@ -58,12 +58,11 @@ async function finish(fault: string, db: TestDatabase, topics: TestTopics, load:
   return acc;
 }
 
-/** The stored offsets of the source topics, summed (retried: the pool may hold connections a restart broke). */
-async function storedSum(db: TestDatabase, topics: TestTopics): Promise<number> {
+/** storedSum, retried: the pool may hold connections a restart broke. */
+async function storedSumRetried(db: TestDatabase, topics: TestTopics): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const { rows } = await db.pool.query<{ n: number }>('SELECT coalesce(sum(next_offset), 0)::bigint AS n FROM ingest_offsets WHERE topic = ANY($1)', [[topics.stats, topics.lifecycle]]);
-      return Number(rows[0]!.n);
+      return await storedSum(db.pool, topics);
     } catch (err) {
       if (attempt >= 20) throw err;
       await sleep(100);
@@ -100,12 +99,12 @@ test(`PostgreSQL crashed (immediate shutdown) and down for ${P.pgOutageMs / 1000
   const base = rssMb(w.child.pid)!;
   // A crash, not a clean stop: the ingest transactions commit asynchronously (INGEST_SYNCHRONOUS_COMMIT
   // off), so the last ones may be taken back by recovery, stored offsets with them.
-  const storedBefore = await storedSum(db, topics);
+  const storedBefore = await storedSumRetried(db, topics);
   await stack.stopPostgres('immediate');
   let peak = base;
   const statuses = await pollReadyz(w, P.pgOutageMs, 500, () => (peak = Math.max(peak, rssMb(w.child.pid) ?? 0)));
   await stack.startPostgres();
-  const storedAfter = await storedSum(db, topics); // below storedBefore: recovery took commits back
+  const storedAfter = await storedSumRetried(db, topics); // below storedBefore: recovery took commits back
   const { status: ready, seconds: recoverS } = await readyAgain(w, 60_000, 250);
   assert.ok(statuses.has(503), `/readyz answered 503 while PostgreSQL was down (saw ${[...statuses].join(', ')})`);
   assert.equal(ready, 200, '/readyz is 200 again after PostgreSQL is back');

@@ -122,6 +122,12 @@ async function endOffsets(topics: string[]): Promise<number> {
   }
 }
 
+/** The stored offsets of the source topics, summed. */
+export async function storedSum(pool: Pool, topics: TestTopics): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>('SELECT coalesce(sum(next_offset), 0)::bigint AS n FROM ingest_offsets WHERE topic = ANY($1)', [[topics.stats, topics.lifecycle]]);
+  return Number(rows[0]!.n);
+}
+
 /** Waits until PostgreSQL's stored offsets reach the end of both source topics (every message decided). */
 export async function drained(pool: Pool, topics: TestTopics, timeoutMs = 180_000): Promise<void> {
   const names = [topics.stats, topics.lifecycle];
@@ -130,8 +136,7 @@ export async function drained(pool: Pool, topics: TestTopics, timeoutMs = 180_00
   let stored = 0;
   while (Date.now() < deadline) {
     end = await endOffsets(names);
-    const { rows } = await pool.query<{ n: number }>('SELECT coalesce(sum(next_offset), 0)::bigint AS n FROM ingest_offsets WHERE topic = ANY($1)', [names]).catch(() => ({ rows: [{ n: -1 }] }));
-    stored = Number(rows[0]!.n);
+    stored = await storedSum(pool, topics).catch(() => -1);
     if (stored === end) return;
     await sleep(500);
   }

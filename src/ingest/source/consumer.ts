@@ -37,7 +37,9 @@ export interface SourceDeps {
   kafka: Kafka;
   logger: Logger;
   metrics: Metrics;
-  pipeline: Pick<Pipeline, 'process' | 'recover' | 'flushed'>;
+  pipeline: Pick<Pipeline, 'process' | 'recover'>;
+  /** Resolves once every chunk committed so far is on disk (Kafka's offset never leads a durable one). */
+  flushed(): Promise<void>;
   /** Called on each group join (a new generation: cached stored offsets are stale). */
   onJoin(): void;
 }
@@ -87,7 +89,7 @@ function watchGroup(consumer: Consumer, deps: SourceDeps): { joined: () => boole
 }
 
 /** The lanes' hold on kafkajs: pause/resume a partition's fetching, seek it, commit Kafka's offset after PostgreSQL's. */
-function laneControl(consumer: Consumer, pipeline: Pick<Pipeline, 'flushed'>, logger: Logger): LaneControl {
+function laneControl(consumer: Consumer, flushed: () => Promise<void>): LaneControl {
   return {
     pause: (topic, partition) => consumer.pause([{ topic, partitions: [partition] }]),
     resume: (topic, partition) => consumer.resume([{ topic, partitions: [partition] }]),
@@ -99,13 +101,8 @@ function laneControl(consumer: Consumer, pipeline: Pick<Pipeline, 'flushed'>, lo
       }
     },
     async commit(topic, partition, next) {
-      try {
-        await pipeline.flushed(); // stored and on disk: an asynchronous commit may not be yet
-        await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-      } catch (err) {
-        // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
-        logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)');
-      }
+      await flushed(); // stored and on disk: an asynchronous commit may not be yet
+      await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
     },
   };
 }
@@ -131,7 +128,7 @@ export async function startSource(deps: SourceDeps): Promise<Source> {
     limits: config.batch,
     slots: config.batch.partitionsConcurrency,
     pipeline: deps.pipeline,
-    control: laneControl(consumer, deps.pipeline, logger),
+    control: laneControl(consumer, deps.flushed),
     logger,
     onQueued: (n) => deps.metrics.queuedMessages.set(n),
   });

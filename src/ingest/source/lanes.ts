@@ -26,7 +26,7 @@ export interface LaneControl {
   resume(topic: string, partition: number): void;
   /** Fetch `partition` from `offset` next (ignored when it is no longer assigned here). */
   seek(topic: string, partition: number, offset: bigint): void;
-  /** Kafka's committed offset, after PostgreSQL's (a failure only means re-reading). */
+  /** Kafka's committed offset, after PostgreSQL's (a failure is logged by the lane and only means re-reading). */
   commit(topic: string, partition: number, next: bigint): Promise<void>;
 }
 
@@ -214,7 +214,8 @@ export class Lanes<M extends LaneMessage> {
         lane.lastKafkaCommit = Date.now();
         lane.committing = lane.committing
           .then(() => this.deps.control.commit(topic, partition, next))
-          .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (PostgreSQL holds the stored offset)'));
+          // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
+          .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)'));
       }
       return lane.committing;
     };
