@@ -6,14 +6,15 @@ import type { Pool, PoolClient } from './pool.ts';
 
 /**
  * Runs `fn` in one transaction. `settings` are server settings for this transaction only
- * (set_config(name, value, true), i.e. SET LOCAL with the value as a parameter): they end with it.
+ * (set_config(name, value, true), i.e. SET LOCAL): they end with it. They go with the BEGIN in one
+ * simple-protocol round trip, so their names and values are quoted as literals (escapeLiteral).
  */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, settings: Record<string, string> = {}): Promise<T> {
   const g = await checkoutGuarded(pool);
   const { client } = g;
   try {
-    await client.query('BEGIN');
-    for (const [name, value] of Object.entries(settings)) await client.query('SELECT set_config($1, $2, true)', [name, value]);
+    const set = Object.entries(settings).map(([name, value]) => `set_config(${client.escapeLiteral(name)}, ${client.escapeLiteral(value)}, true)`);
+    await client.query(set.length === 0 ? 'BEGIN' : `BEGIN; SELECT ${set.join(', ')}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

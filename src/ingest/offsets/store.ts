@@ -15,16 +15,36 @@ export async function loadStoredOffset(pool: Pool, topic: string, partition: num
 }
 
 /**
- * Advances the stored offset from `from` to `to`; throws E_FENCED when another worker moved it
- * first (this worker lost the partition): the caller's transaction must roll back.
+ * Statements that ride in the compare-and-set's round trip (one statement, one round trip per
+ * chunk instead of one each): data-modifying CTEs and SELECT-list expressions whose parameters are
+ * numbered from `$${OFFSET_PARAMS + 1}`. The caller reads `selects` from the returned row by alias.
  */
-export async function advanceOffset(client: PoolClient, topic: string, partition: number, from: bigint, to: bigint, workerId: string): Promise<void> {
-  const res = await client.query(
-    `UPDATE ingest_offsets SET next_offset = $4, updated_at = NOW(), updated_by = $5
-     WHERE topic = $1 AND partition = $2 AND next_offset = $3`,
-    [topic, partition, from.toString(), to.toString(), workerId],
+export interface Along {
+  ctes: string[];
+  selects: string[];
+  params: unknown[];
+}
+
+/** Parameters the compare-and-set itself takes ($1-$5); an `Along`'s are numbered after them. */
+export const OFFSET_PARAMS = 5;
+
+/**
+ * Advances the stored offset from `from` to `to`; throws E_FENCED when another worker moved it
+ * first (this worker lost the partition): the caller's transaction must roll back. `along` runs in
+ * the same statement; its CTEs run whether or not the offset advanced (the rollback undoes them).
+ */
+export async function advanceOffset(client: PoolClient, topic: string, partition: number, from: bigint, to: bigint, workerId: string, along?: Along): Promise<Record<string, unknown>> {
+  const ctes = [
+    ...(along?.ctes ?? []),
+    `adv AS (UPDATE ingest_offsets SET next_offset = $4, updated_at = NOW(), updated_by = $5
+              WHERE topic = $1 AND partition = $2 AND next_offset = $3 RETURNING 1)`,
+  ];
+  const { rows } = await client.query<Record<string, unknown> & { advanced: number }>(
+    `WITH ${ctes.join(',\n')} SELECT (SELECT count(*) FROM adv)::int AS advanced${(along?.selects ?? []).map((x) => `, ${x}`).join('')}`,
+    [topic, partition, from.toString(), to.toString(), workerId, ...(along?.params ?? [])],
   );
-  if (res.rowCount !== 1) {
+  if (rows[0]?.advanced !== 1) {
     throw new IngestError('E_FENCED', `stored offset of ${topic}[${partition}] is no longer ${from}: another worker owns this partition`);
   }
+  return rows[0];
 }

@@ -34,6 +34,8 @@ export interface LanesDeps<M extends LaneMessage> {
   limits: ChunkLimits;
   /** Lanes writing at once (PARTITIONS_CONCURRENCY). */
   slots: number;
+  /** Least time between two Kafka commits of a lane (default KAFKA_COMMIT_EVERY_MS; tests set it). */
+  commitEveryMs?: number;
   pipeline: {
     process(topic: string, partition: number, messages: M[], session: Session): Promise<Outcome>;
     recover(topic: string, partition: number): Promise<bigint | undefined>;
@@ -44,7 +46,12 @@ export interface LanesDeps<M extends LaneMessage> {
   onQueued?(messages: number): void;
 }
 
-/** Kafka's committed offset is refreshed at least this often on a lane that never runs dry. */
+/**
+ * Kafka's committed offset follows PostgreSQL's at most once a second per lane (Kafka Connect's
+ * offset.flush.interval.ms is the same idea): a lane that runs dry after every chunk, as at low
+ * rates, would otherwise commit to Kafka, and wait for the WAL flush, once per chunk. A stored offset
+ * not yet in Kafka is committed when the interval is up, busy lane or quiet, and at once on stop.
+ */
 const KAFKA_COMMIT_EVERY_MS = 1000;
 
 class Lane<M extends LaneMessage> {
@@ -55,6 +62,10 @@ class Lane<M extends LaneMessage> {
   paused = false;
   running: Promise<void> | undefined;
   lastKafkaCommit = 0;
+  /** Stored in PostgreSQL, not yet committed to Kafka. */
+  uncommitted: bigint | undefined;
+  /** Commits `uncommitted` once KAFKA_COMMIT_EVERY_MS is up. */
+  commitTimer: NodeJS.Timeout | undefined;
   /**
    * The lane's Kafka commits, chained so they land in order, and kept off the write path and out of
    * `running`: a commit waits until PostgreSQL has flushed the chunks it covers (control.commit),
@@ -155,7 +166,7 @@ export class Lanes<M extends LaneMessage> {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.lanes.values()].map((l) => l.running));
-    await Promise.all([...this.lanes.values()].map((l) => l.committing));
+    await Promise.all([...this.lanes.values()].map((l) => this.commitToKafka(l, true)));
     for (const lane of this.lanes.values()) this.drop(lane);
   }
 
@@ -171,7 +182,35 @@ export class Lanes<M extends LaneMessage> {
     this.deps.onQueued?.(this.queued);
   }
 
+  /**
+   * Chains the commit of the lane's stored offset to Kafka (in order, off the write path): now when
+   * `force` or the interval is up, else when it is up. Returns the lane's commit chain.
+   */
+  private commitToKafka(lane: Lane<M>, force: boolean): Promise<void> {
+    if (lane.uncommitted === undefined) return lane.committing;
+    const wait = lane.lastKafkaCommit + (this.deps.commitEveryMs ?? KAFKA_COMMIT_EVERY_MS) - Date.now();
+    if (!force && wait > 0) {
+      lane.commitTimer ??= setTimeout(() => {
+        lane.commitTimer = undefined;
+        void this.commitToKafka(lane, true);
+      }, wait).unref();
+      return lane.committing;
+    }
+    clearTimeout(lane.commitTimer);
+    lane.commitTimer = undefined;
+    const { topic, partition } = lane;
+    const next = lane.uncommitted;
+    lane.uncommitted = undefined;
+    lane.lastKafkaCommit = Date.now();
+    lane.committing = lane.committing
+      .then(() => this.deps.control.commit(topic, partition, next))
+      // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
+      .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)'));
+    return lane.committing;
+  }
+
   private drop(lane: Lane<M>): void {
+    void this.commitToKafka(lane, true); // what is stored goes to Kafka before the lane's position moves
     lane.epoch++;
     this.count(-lane.queue.length);
     lane.queue = [];
@@ -206,19 +245,6 @@ export class Lanes<M extends LaneMessage> {
   /** Writes the lane's queue, a chunk per slot, until it is empty. */
   private async run(lane: Lane<M>): Promise<void> {
     const { topic, partition } = lane;
-    let uncommitted: bigint | undefined; // stored in PostgreSQL, not yet in Kafka
-    const commitToKafka = (force: boolean): Promise<void> => {
-      if (uncommitted !== undefined && (force || Date.now() - lane.lastKafkaCommit >= KAFKA_COMMIT_EVERY_MS)) {
-        const next = uncommitted;
-        uncommitted = undefined;
-        lane.lastKafkaCommit = Date.now();
-        lane.committing = lane.committing
-          .then(() => this.deps.control.commit(topic, partition, next))
-          // PostgreSQL's stored offset decides; a lost Kafka commit only means re-reading.
-          .catch((err: unknown) => this.deps.logger.warn({ topic, partition, err: errorMessage(err) }, 'Kafka offset commit failed (harmless: PostgreSQL holds the stored offset)'));
-      }
-      return lane.committing;
-    };
     try {
       while (lane.queue.length > 0 && !this.stopping) {
         const release = await this.slots.acquire();
@@ -238,18 +264,17 @@ export class Lanes<M extends LaneMessage> {
         }
         if (lane.epoch !== epoch) {
           // dropped meanwhile (a new generation): what was stored stays stored; Kafka's offset is the new generation's
-          uncommitted = undefined;
           continue;
         }
         if (outcome.kind === 'committed') {
-          uncommitted = outcome.next;
+          lane.uncommitted = outcome.next;
           faultAfterDbCommit();
-          void commitToKafka(lane.queue.length === 0);
+          void this.commitToKafka(lane, false);
           continue;
         }
         if (outcome.kind === 'stopped') break;
         this.drop(lane);
-        await commitToKafka(true);
+        await lane.committing;
         if (outcome.kind === 'seek') {
           this.deps.control.seek(topic, partition, outcome.offset);
         } else if (outcome.kind === 'failed') {
@@ -263,7 +288,7 @@ export class Lanes<M extends LaneMessage> {
         }
       }
     } finally {
-      void commitToKafka(true); // stop() waits for it
+      void this.commitToKafka(lane, this.stopping); // stop() waits for it; otherwise within the interval
     }
   }
 }

@@ -31,11 +31,12 @@ export class TouchedWindows {
   }
 
   /**
-   * One statement: takes the shared rollup lock, then logs the windows below the watermark.
-   * Must run inside the transaction that writes the rows. Returns how many were logged.
+   * The call that logs the windows below the watermark, for a statement of the chunk's transaction
+   * (the offset's compare-and-set: `advanceOffset`'s `along`), its arrays as parameters from `$first`;
+   * undefined when there is nothing to log. It takes the shared rollup lock first (migration 000009).
    */
-  async log(client: PoolClient): Promise<number> {
-    if (this.bits.size === 0 || DISABLED) return 0;
+  call(first: number): { sql: string; params: string[][] } | undefined {
+    if (this.bits.size === 0 || DISABLED) return undefined;
     const apps: string[] = [];
     const types: string[] = [];
     const minutes: string[] = [];
@@ -48,7 +49,14 @@ export class TouchedWindows {
         types.push(METRIC_TYPES[i]!);
       }
     }
-    const { rows } = await client.query<{ n: number }>('SELECT orchestry_log_rollup_invalidations($1::text[], $2::text[], $3::bigint[]) AS n', [apps, types, minutes]);
+    return { sql: `orchestry_log_rollup_invalidations($${first}::text[], $${first + 1}::text[], $${first + 2}::bigint[])`, params: [apps, types, minutes] };
+  }
+
+  /** The call as a statement of its own. Must run inside the transaction that writes the rows. Returns how many were logged. */
+  async log(client: PoolClient): Promise<number> {
+    const c = this.call(1);
+    if (!c) return 0;
+    const { rows } = await client.query<{ n: number }>(`SELECT ${c.sql} AS n`, c.params);
     return rows[0]?.n ?? 0;
   }
 }

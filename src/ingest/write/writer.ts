@@ -11,10 +11,10 @@ import { classifyDbError } from '../../db/errors.ts';
 import { IngestError } from '../../errors.ts';
 import { sliceChunk, type Chunk } from '../chunk/chunk.ts';
 import type { DeadLetters } from '../dead-letters/dead-letters.ts';
-import { advanceOffset } from '../offsets/store.ts';
+import { advanceOffset, type Along } from '../offsets/store.ts';
 import { dayOf, type Partitions } from '../../partitions/index.ts';
 import { capPlaceholderApps, type KnownApps } from './placeholder-apps.ts';
-import { writeStats } from './stats.ts';
+import { writeStats, type RowsWritten } from './stats.ts';
 import { writeLifecycle } from './lifecycle.ts';
 
 export interface WriterDeps {
@@ -105,9 +105,9 @@ async function commitRange(deps: WriterDeps, chunk: Chunk, result: WriteResult):
   const t0 = performance.now();
   let t1 = t0;
   const rows = await withTransaction(deps.pool, async (client) => {
-    const written = chunk.kind === 'stats' ? await writeStats(client, chunk.items, deps.knownApps) : await writeLifecycle(client, chunk.items);
     await deps.deadLetters.record(client, chunk);
-    await advanceOffset(client, chunk.topic, chunk.partition, chunk.from, chunk.to, deps.workerId);
+    const written: RowsWritten & { along?: Along } = chunk.kind === 'stats' ? await writeStats(client, chunk.items, deps.knownApps) : await writeLifecycle(client, chunk.items);
+    await advanceOffset(client, chunk.topic, chunk.partition, chunk.from, chunk.to, deps.workerId, written.along);
     t1 = performance.now();
     return written;
   }, { synchronous_commit: deps.synchronousCommit });

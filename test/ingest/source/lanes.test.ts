@@ -27,7 +27,7 @@ interface Call {
 }
 
 /** A pipeline whose every call waits until the test settles it; records the calls and the control's actions. */
-function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number; holdCommits?: boolean } = {}) {
+function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number; holdCommits?: boolean; commitEveryMs?: number } = {}) {
   const calls: Call[] = [];
   const actions: string[] = [];
   const commitsAsked: string[] = [];
@@ -49,6 +49,7 @@ function harness(opts: { slots?: number; maxMessages?: number; maxBytes?: number
   const lanes = new Lanes<LaneMessage>({
     limits: { maxMessages: opts.maxMessages ?? 100, maxBytes: opts.maxBytes ?? 1_000_000 },
     slots: opts.slots ?? 2,
+    commitEveryMs: opts.commitEveryMs ?? 0, // every stored offset goes to Kafka at once, unless a test spaces them
     control,
     logger,
     pipeline: {
@@ -251,4 +252,24 @@ test('a Kafka commit that waits (for the WAL flush) holds up neither the next ch
   h.releaseCommits();
   await stop;
   assert.deepEqual(h.actions, ['commit 0 10', 'commit 0 20'], 'in order, the last stored offset last');
+});
+
+test('a lane that runs dry after every chunk commits to Kafka at most once per interval, the latest stored offset; stop() commits what is pending', async () => {
+  const h = harness({ slots: 1, commitEveryMs: 300 });
+  for (let i = 0; i < 3; i++) {
+    h.lanes.enqueue('t', 0, msgs(i * 10, 10));
+    await tick();
+    h.calls[i]!.done();
+    await tick();
+  }
+  assert.deepEqual(h.actions, ['commit 0 10'], 'the first at once; the next two wait for the interval');
+  await new Promise((r) => setTimeout(r, 350));
+  assert.deepEqual(h.actions, ['commit 0 10', 'commit 0 30'], 'once the interval is up, only the latest, with no new chunk to prompt it');
+  h.lanes.enqueue('t', 0, msgs(30, 10));
+  await tick();
+  h.calls[3]!.done();
+  await tick();
+  assert.deepEqual(h.actions, ['commit 0 10', 'commit 0 30'], 'inside the interval again');
+  await h.lanes.stop();
+  assert.deepEqual(h.actions, ['commit 0 10', 'commit 0 30', 'commit 0 40'], 'stop() commits what is pending at once');
 });
