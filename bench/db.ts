@@ -1,5 +1,6 @@
 // Databases for the benchmark: a fresh migrated database per measured path (cloned from the test
 // template), and cheap progress probes that never scan the metrics table.
+import { execFileSync } from 'node:child_process';
 import type { Pool } from '../src/db/pool.ts';
 import { freshDatabase, type TestDatabase } from '../tools/fixtures/database.ts';
 
@@ -12,12 +13,21 @@ export async function benchDatabase(): Promise<BenchDatabase> {
 }
 
 /**
- * Starts a measured path from the same server state: the previous path's dirty pages written out,
- * so its checkpoint does not land in this one (2M rows write about 1 GB of WAL, past max_wal_size).
- * Needs superuser or pg_checkpoint; without them the run goes on and is only noisier.
+ * Starts a measured path from the same server and host state: the previous path's dirty pages
+ * written out by PostgreSQL (CHECKPOINT: 2M rows write about 1 GB of WAL, past max_wal_size), then
+ * by the host (`sync`: the page cache's dirty pages, from the server, the broker and the dropped
+ * databases' files, which the host would otherwise write back during the next path, 30 s after they
+ * were dirtied). Round 1 still runs slow on some hosts: there the same work costs more CPU time in
+ * every process (not I/O), which no reset here removes. CHECKPOINT needs superuser or
+ * pg_checkpoint; without it, or without `sync`, the run goes on and is only noisier.
  */
 export async function checkpoint(db: BenchDatabase): Promise<void> {
   await db.pool.query('CHECKPOINT').catch(() => undefined);
+  try {
+    execFileSync('sync', { stdio: 'ignore', timeout: 300_000 });
+  } catch {
+    // no sync(1) here: only noisier
+  }
 }
 
 /** Messages of `topic` the worker has committed: sum of stored next offsets (offsets start at 0). */
