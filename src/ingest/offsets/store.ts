@@ -17,7 +17,8 @@ export async function loadStoredOffset(pool: Pool, topic: string, partition: num
 /**
  * Statements that ride in the compare-and-set's round trip (one statement, one round trip per
  * chunk instead of one each): data-modifying CTEs and SELECT-list expressions whose parameters are
- * numbered from `$${OFFSET_PARAMS + 1}`. The caller reads `selects` from the returned row by alias.
+ * numbered from `$${OFFSET_PARAMS + 1}`. A `selects` entry is evaluated for its effect (e.g. a
+ * function call); its value is not returned.
  */
 export interface Along {
   ctes: string[];
@@ -33,18 +34,17 @@ export const OFFSET_PARAMS = 5;
  * first (this worker lost the partition): the caller's transaction must roll back. `along` runs in
  * the same statement; its CTEs run whether or not the offset advanced (the rollback undoes them).
  */
-export async function advanceOffset(client: PoolClient, topic: string, partition: number, from: bigint, to: bigint, workerId: string, along?: Along): Promise<Record<string, unknown>> {
+export async function advanceOffset(client: PoolClient, topic: string, partition: number, from: bigint, to: bigint, workerId: string, along?: Along): Promise<void> {
   const ctes = [
     ...(along?.ctes ?? []),
     `adv AS (UPDATE ingest_offsets SET next_offset = $4, updated_at = NOW(), updated_by = $5
               WHERE topic = $1 AND partition = $2 AND next_offset = $3 RETURNING 1)`,
   ];
-  const { rows } = await client.query<Record<string, unknown> & { advanced: number }>(
+  const { rows } = await client.query<{ advanced: number }>(
     `WITH ${ctes.join(',\n')} SELECT (SELECT count(*) FROM adv)::int AS advanced${(along?.selects ?? []).map((x) => `, ${x}`).join('')}`,
     [topic, partition, from.toString(), to.toString(), workerId, ...(along?.params ?? [])],
   );
   if (rows[0]?.advanced !== 1) {
     throw new IngestError('E_FENCED', `stored offset of ${topic}[${partition}] is no longer ${from}: another worker owns this partition`);
   }
-  return rows[0];
 }
