@@ -12,7 +12,7 @@ import { produce, testTopics } from '../helpers/kafka.ts';
 import { iso, stats } from '../helpers/messages.ts';
 import { startTestWorker, waitUntil, workerEnv } from '../helpers/worker.ts';
 import { runJob, testConfig } from './helpers.ts';
-import { staleWindows } from './window-check.ts';
+import { logTouched, staleWindows } from './window-check.ts';
 
 let db: TestDatabase;
 let worker: RunningWorker;
@@ -92,7 +92,7 @@ test('a writer transaction open while the job advances the watermark is waited f
     await client.query(`INSERT INTO metrics (app_name, metric_type, timestamp, value, aggregation_level) VALUES ('race-app', 'rps', to_timestamp($1 / 1000.0), 4242, 'instance')`, [ms]);
     const touched = new TouchedWindows();
     touched.add({ app: 'race-app', ts: { ms, iso: iso(ms) }, rps: 4242 } as unknown as StatsMessage);
-    assert.equal(await touched.log(client), 0, 'above the watermark: not logged');
+    assert.equal(await logTouched(client, touched), 0, 'above the watermark: not logged');
     const job = runJob(db.pool, config(), 'rollups').finally(() => (jobDone = true));
     await waitUntil('the job waiting on the rollup lock', async () =>
       (await db.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 1919904876 AND NOT granted`)).rowCount === 1);
@@ -109,7 +109,7 @@ test('a writer transaction open while the job advances the watermark is waited f
   const logged = await withTransaction(db.pool, async (c) => {
     const t = new TouchedWindows();
     t.add({ app: 'race-app', ts: { ms, iso: iso(ms) }, rps: 1 } as unknown as StatsMessage);
-    return t.log(c);
+    return logTouched(c, t);
   });
   assert.equal(logged, 1, 'below the watermark: logged');
   await db.pool.query('DELETE FROM rollup_invalidations');

@@ -78,8 +78,16 @@ export async function writeLikeWriter(pool: Pool, samples: Sample[]): Promise<nu
     for (const s of samples) {
       touched.add({ app: s.app, ts: { ms: s.ms, iso: new Date(s.ms).toISOString() }, [s.type]: s.value } as unknown as StatsMessage);
     }
-    return touched.log(c);
+    return logTouched(c, touched);
   });
+}
+
+/** The writer's invalidation call as a statement of its own, in the transaction that wrote the rows; returns how many windows it logged. */
+export async function logTouched(client: PoolClient, touched: TouchedWindows): Promise<number> {
+  const c = touched.call(1);
+  if (!c) return 0;
+  const { rows } = await client.query<{ n: number }>(`SELECT ${c.sql} AS n`, c.params);
+  return rows[0]?.n ?? 0;
 }
 
 const ORIGIN = `timestamptz '2000-01-01 00:00:00+00'`;

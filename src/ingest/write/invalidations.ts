@@ -1,7 +1,6 @@
 // Late rows and rollups: the distinct (app, metric_type, minute) windows a chunk writes, logged in
 // the chunk's transaction when they lie below the rollup watermark (migration 000009), so the
 // rollups job recomputes exactly those windows however late the rows came.
-import type { PoolClient } from '../../db/pool.ts';
 import { METRIC_TYPES, type StatsMessage } from '../contract.ts';
 
 const MINUTE_MS = 60_000;
@@ -50,13 +49,5 @@ export class TouchedWindows {
       }
     }
     return { sql: `orchestry_log_rollup_invalidations($${first}::text[], $${first + 1}::text[], $${first + 2}::bigint[])`, params: [apps, types, minutes] };
-  }
-
-  /** The call as a statement of its own. Must run inside the transaction that writes the rows. Returns how many were logged. */
-  async log(client: PoolClient): Promise<number> {
-    const c = this.call(1);
-    if (!c) return 0;
-    const { rows } = await client.query<{ n: number }>(`SELECT ${c.sql} AS n`, c.params);
-    return rows[0]?.n ?? 0;
   }
 }
