@@ -73,7 +73,9 @@ async function summarizeTimeIndex(ctx: JobContext): Promise<number> {
       return rows[0]!.ranges;
     }, { lock_timeout: '1s' });
   } catch (err) {
-    ctx.logger.warn({ err }, 'rollups: could not summarize the BRIN index on metrics.timestamp; the next run reads without');
+    // A VACUUM holding the lock summarizes too (info); anything else, e.g. a user that does not own the table, is the operator's to fix.
+    const busy = (err as { code?: string }).code === '55P03';
+    ctx.logger[busy ? 'info' : 'warn']({ err }, 'rollups: could not summarize the BRIN index on metrics.timestamp; the next run reads without');
     return 0;
   }
 }
