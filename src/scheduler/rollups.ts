@@ -15,7 +15,7 @@
 import { z } from 'zod';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/tx.ts';
-import { DAY_MS, dayOf, daysBetween, ensureDayPartitions } from '../partitions/index.ts';
+import { DAY_MS, dayOf, daysBetween, ensureDayPartitions, partitionName } from '../partitions/index.ts';
 import { defineJob, checkAborted, type JobContext } from './job.ts';
 import { rollupHours, rollupInvalidated, rollupMinutes } from './rollup-windows.ts';
 
@@ -54,7 +54,8 @@ async function advanceWatermark(pool: Pool): Promise<{ through: number | null; w
 
 /**
  * After the reads: summarizes the page ranges of metrics' BRIN index on timestamp that are not
- * summarized yet. The raw reads find their rows through that index, and a page range without a
+ * summarized yet, in the instance-level leaves of the days the run read (only those: a VACUUM of
+ * another partition neither waits nor is waited for). The raw reads find their rows through that index, and a page range without a
  * summary matches every time range; ranges are summarized by VACUUM, which an append-only
  * partition gets after each 20 % of growth (autovacuum_vacuum_insert_scale_factor). Unsummarized,
  * a read of the last minute read every page written since the partition's last VACUUM: in a day
@@ -63,12 +64,15 @@ async function advanceWatermark(pool: Pool): Promise<{ through: number | null; w
  * partition's SHARE UPDATE EXCLUSIVE lock, which writers do not take; when a VACUUM holds it
  * (lock_timeout), or the job's user does not own the table, the next reads go on without.
  */
-async function summarizeTimeIndex(ctx: JobContext): Promise<number> {
+async function summarizeTimeIndex(ctx: JobContext, days: string[]): Promise<number> {
   try {
     return await withTransaction(ctx.pool, async (c) => {
       const { rows } = await c.query<{ ranges: number }>(
         `SELECT coalesce(sum(brin_summarize_new_values(p.relid)), 0)::int AS ranges
-           FROM pg_partition_tree('idx_metrics_timestamp_brin'::regclass) p WHERE p.isleaf`,
+           FROM pg_partition_tree('idx_metrics_timestamp_brin'::regclass) p
+           JOIN pg_index i ON i.indexrelid = p.relid JOIN pg_class t ON t.oid = i.indrelid
+          WHERE p.isleaf AND t.relname = ANY($1)`,
+        [days.map((d) => partitionName('metrics', d, 'instance'))],
       );
       return rows[0]!.ranges;
     }, { lock_timeout: '1s' });
@@ -146,16 +150,17 @@ export const rollupsJob = defineJob({
     if (params.from) start = Math.min(start, Date.parse(params.from));
     if (config.rollupGraceMinutes > 0) start = Math.min(start, watermark - config.rollupGraceMinutes * MIN);
     start = floorTo(Math.max(start, oldest), MIN);
-    if (start < watermark) {
-      await ensureDayPartitions(pool, 'metric_rollups', daysBetween(floorTo(start, HOUR), watermark));
-      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', daysBetween(floorTo(start, HOUR), watermark), ['app']);
+    const days = start < watermark ? daysBetween(floorTo(start, HOUR), watermark) : [];
+    if (days.length > 0) {
+      await ensureDayPartitions(pool, 'metric_rollups', days);
+      if (config.rollupMirrorAppMetrics) await ensureDayPartitions(pool, 'metrics', days, ['app']);
     }
     const t: Tally = { summarized: 0, rowsRead: 0, changed1m: 0, changed1h: 0, invalidated: 0 };
     const hours = new Set<number>();
     await coverMinutes(ctx, start, watermark, hours, t);
     await coverInvalidations(ctx, hours, t);
     await coverHours(ctx, hours, watermark, t);
-    if (start < watermark) t.summarized = await summarizeTimeIndex(ctx);
+    if (days.length > 0) t.summarized = await summarizeTimeIndex(ctx, days);
     return {
       rowsAffected: t.changed1m + t.changed1h,
       details: { from: new Date(start).toISOString(), to: new Date(watermark).toISOString(), ...t },
