@@ -4,8 +4,10 @@
 import { z } from 'zod';
 import { specShape } from './spec-sections.ts';
 
-const FLOAT4_MAX = 3.4028234663852886e38;
+export const FLOAT4_MAX = 3.4028234663852886e38;
 const MAX_LABELS = 64;
+/** The widths (code points) and counts of a stats message's strings: the schema below and the fast path (decode/fast-stats.ts) check the same. */
+export const STATS_LIMITS = { app: 253, containerId: 128, labelKey: 128, labelValue: 1024, labels: MAX_LABELS } as const;
 const MAX_JSON_DEPTH = 32;
 
 /** Counts Unicode code points, as PostgreSQL's varchar(n) does. */
@@ -52,7 +54,7 @@ const varchar = (max: number) =>
 
 const text = stringChecks([noNulRule, wellFormedRule]);
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** C's rint() in the default rounding mode: to the nearest integer, halves to even. */
 function rint(x: number): number {
@@ -75,32 +77,39 @@ function normalised(us: bigint): { ms: number; iso: string } {
   return { ms, iso: `${seconds}.${String(us % 1_000_000n).padStart(6, '0')}Z` };
 }
 
+/** Epoch ms (0..9999-12-31), whole milliseconds: the microseconds are 000 (as normalised(v * 1000) gives). */
+export const MAX_EPOCH_MS = 253402300799999;
+export function fromEpochMs(v: number): { ms: number; iso: string } {
+  return { ms: v, iso: `${new Date(v).toISOString().slice(0, 23)}000Z` };
+}
+
+/** An RFC 3339 string (it matched RFC3339) -> its normalised instant, or the issue PostgreSQL would raise. */
+export function fromRfc3339(v: string): { ms: number; iso: string } | { issue: string; range?: true } {
+  const fraction = /\.(\d+)/.exec(v)?.[1] ?? '';
+  const wholeMs = Date.parse(v.replace(/\.\d+/, ''));
+  // V8 rolls impossible days over (30 February -> 2 March); PostgreSQL refuses them.
+  const [y, mo, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+  if (Number.isNaN(wholeMs) || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return { issue: 'is not a valid date' };
+  const us = BigInt(wholeMs) * 1000n + BigInt(fractionMicros(fraction));
+  if (us < 0n || us >= 253402300800000000n) return { issue: 'is outside 0000..9999', range: true };
+  return normalised(us);
+}
+
 /**
  * A timestamp: an RFC 3339 string or epoch milliseconds, normalised once to microseconds as
  * PostgreSQL would store it; `ms` (day partitions, retention checks) and `iso` (the stored value) agree.
  */
 export const timestamp = z
   .union([
-    z.number().int().min(0).max(253402300799999),
+    z.number().int().min(0).max(MAX_EPOCH_MS),
     z.string().regex(RFC3339, 'must be an RFC 3339 timestamp, e.g. 2026-01-01T00:00:00Z'),
   ])
   .transform((v, ctx) => {
-    // Epoch ms (0..9999-12-31): whole milliseconds, so the microseconds are 000 (as normalised(v * 1000) gives).
-    if (typeof v === 'number') return { ms: v, iso: `${new Date(v).toISOString().slice(0, 23)}000Z` };
-    const fraction = /\.(\d+)/.exec(v)?.[1] ?? '';
-    const wholeMs = Date.parse(v.replace(/\.\d+/, ''));
-    // V8 rolls impossible days over (30 February -> 2 March); PostgreSQL refuses them.
-    const [y, mo, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
-    if (Number.isNaN(wholeMs) || d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) {
-      ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
-      return z.NEVER;
-    }
-    const us = BigInt(wholeMs) * 1000n + BigInt(fractionMicros(fraction));
-    if (us < 0n || us >= 253402300800000000n) {
-      ctx.addIssue({ code: 'custom', message: 'is outside 0000..9999', params: { range: true } });
-      return z.NEVER;
-    }
-    return normalised(us);
+    if (typeof v === 'number') return fromEpochMs(v);
+    const t = fromRfc3339(v);
+    if ('ms' in t) return t;
+    ctx.addIssue({ code: 'custom', message: t.issue, ...(t.range ? { params: { range: true } } : {}) });
+    return z.NEVER;
   });
 export type Timestamp = z.output<typeof timestamp>;
 
@@ -169,24 +178,29 @@ export const METRIC_UNITS = {
 } as const;
 export type MetricType = keyof typeof METRIC_UNITS;
 export const METRIC_TYPES = Object.keys(METRIC_UNITS) as MetricType[];
+/** A metric field's upper bound where it is below REAL's range (every metric field is also >= 0). */
+export const METRIC_MAX = { memory_percent: 100, memory_bytes: Number.MAX_SAFE_INTEGER } as const;
 
 const labels = z
-  .record(varchar(128), stringChecks([noNulRule, wellFormedRule, { fails: atMostCodePoints(1024), message: 'label values are at most 1024 characters', params: { range: true } }]))
-  .refine((o) => Object.keys(o).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels`, params: { range: true } });
+  .record(
+    varchar(STATS_LIMITS.labelKey),
+    stringChecks([noNulRule, wellFormedRule, { fails: atMostCodePoints(STATS_LIMITS.labelValue), message: `label values are at most ${STATS_LIMITS.labelValue} characters`, params: { range: true } }]),
+  )
+  .refine((o) => Object.keys(o).length <= STATS_LIMITS.labels, { message: `at most ${STATS_LIMITS.labels} labels`, params: { range: true } });
 
 const version = z.literal(1);
 
 export const statsMessage = z.object({
   v: version,
-  app: varchar(253),
-  container_id: varchar(128),
+  app: varchar(STATS_LIMITS.app),
+  container_id: varchar(STATS_LIMITS.containerId),
   replica_index: nonNegInt.optional(),
   ts: timestamp,
   cpu_percent: nonNegative.optional(),
   // instances.memory_percent CHECK (memory_percent >= 0 AND memory_percent <= 100)
-  memory_percent: real([NON_NEGATIVE, { fails: (n) => !(n <= 100), message: 'must be <= 100', params: { range: true } }]).optional(),
+  memory_percent: real([NON_NEGATIVE, { fails: (n) => !(n <= METRIC_MAX.memory_percent), message: `must be <= ${METRIC_MAX.memory_percent}`, params: { range: true } }]).optional(),
   // instances.memory_usage_bytes is BIGINT
-  memory_bytes: real([NON_NEGATIVE, { fails: (n) => !(n <= Number.MAX_SAFE_INTEGER), message: 'is too large', params: { range: true } }]).optional(),
+  memory_bytes: real([NON_NEGATIVE, { fails: (n) => !(n <= METRIC_MAX.memory_bytes), message: 'is too large', params: { range: true } }]).optional(),
   rps: nonNegative.optional(),
   latency_p50: nonNegative.optional(),
   latency_p95: nonNegative.optional(),

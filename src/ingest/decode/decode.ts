@@ -7,6 +7,7 @@ import { placeholderFailure } from '../../kafka/placeholders.ts';
 import { lifecycleMessage, statsMessage, type LifecycleMessage, type StatsMessage } from '../contract.ts';
 import type { Chunk } from '../chunk/chunk.ts';
 import type { Item, Rejection, TopicKind } from '../chunk/item.ts';
+import { fastStats } from './fast-stats.ts';
 
 export type { Rejection } from '../chunk/item.ts';
 
@@ -77,9 +78,20 @@ function checkTime(ms: number, limits: DecodeLimits): Rejection | undefined {
  * assignment, so a key named "__proto__" would set the prototype and be lost. The object is kept
  * as JSON.parse made it (own properties only), so every key arrives as it was sent.
  */
-function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(schema: S, value: Buffer, limits: DecodeLimits, freeForm: string): Decoded<z.output<S>> {
+function decodeWith<S extends z.ZodType<{ ts: { ms: number } }>>(
+  schema: S,
+  value: Buffer,
+  limits: DecodeLimits,
+  freeForm: string,
+  fast?: (json: Record<string, unknown>) => z.output<S> | undefined,
+): Decoded<z.output<S>> {
   const json = parseJson(value, limits);
   if (!json.ok) return json;
+  const quick = fast?.(json.value);
+  if (quick !== undefined) {
+    const late = checkTime(quick.ts.ms, limits);
+    return late ? { ok: false, error: late } : { ok: true, value: quick };
+  }
   const raw = json.value[freeForm];
   // zod skips a "__proto__" key altogether: validate its value under another name as well.
   const checked =
@@ -105,7 +117,7 @@ function guarded<T>(run: () => Decoded<T>): Decoded<T> {
 }
 
 export function decodeStats(value: Buffer, limits: DecodeLimits): Decoded<StatsMessage> {
-  return guarded(() => decodeWith(statsMessage, value, limits, 'labels'));
+  return guarded(() => decodeWith(statsMessage, value, limits, 'labels', fastStats));
 }
 
 export function decodeLifecycle(value: Buffer, limits: DecodeLimits): Decoded<LifecycleMessage> {
