@@ -59,40 +59,47 @@ export class BinaryChunkBuilder {
   readonly chunks: Buffer[] = [];
   rows = 0;
   private buf = Buffer.allocUnsafe(BINARY_CHUNK_BYTES);
+  /** The integer and float words go through a DataView: V8 inlines its setters, where Buffer's write*BE check their arguments in JS first. */
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private pos = BINARY_HEADER.copy(this.buf, 0);
 
   /** Starts a tuple of `fields` fields whose field bytes (length words excluded) add up to `bytes`. */
   tuple(fields: number, bytes: number): void {
     this.reserve(2 + 4 * fields + bytes);
-    this.pos = this.buf.writeInt16BE(fields, this.pos);
+    this.view.setInt16(this.pos, fields);
+    this.pos += 2;
     this.rows++;
   }
 
   /** A field of raw bytes (text and varchar in UTF-8, jsonb as version byte 1 + JSON text). */
   bytes(b: Buffer): void {
-    this.pos = this.buf.writeInt32BE(b.length, this.pos);
-    this.pos += b.copy(this.buf, this.pos);
+    this.view.setInt32(this.pos, b.length);
+    this.buf.set(b, this.pos + 4); // TypedArray.set: a third of Buffer.copy's cost on fields this short
+    this.pos += 4 + b.length;
   }
 
   /** float4: the REAL nearest the number (the server's text input rounds the decimal the same way). */
   float4(v: number): void {
-    this.pos = this.buf.writeInt32BE(4, this.pos);
-    this.pos = this.buf.writeFloatBE(v === 0 ? 0 : v, this.pos); // -0 is stored as 0, as by text input
+    this.view.setInt32(this.pos, 4);
+    this.view.setFloat32(this.pos + 4, v === 0 ? 0 : v); // -0 is stored as 0, as by text input
+    this.pos += 8;
   }
 
   /** timestamptz from µs since the Unix epoch (an exact integer below 2^53). */
   timestampUs(us: number): void {
     const pg = us - PG_EPOCH_US;
     const hi = Math.floor(pg / TWO_32);
-    this.pos = this.buf.writeInt32BE(8, this.pos);
-    this.pos = this.buf.writeInt32BE(hi, this.pos);
-    this.pos = this.buf.writeUInt32BE(pg - hi * TWO_32, this.pos);
+    this.view.setInt32(this.pos, 8);
+    this.view.setInt32(this.pos + 4, hi);
+    this.view.setUint32(this.pos + 8, pg - hi * TWO_32);
+    this.pos += 12;
   }
 
   /** Ends the stream (trailer) and returns the chunks to pass to `copyInto`. */
   done(): Buffer[] {
     this.reserve(2);
-    this.pos = this.buf.writeInt16BE(-1, this.pos);
+    this.view.setInt16(this.pos, -1);
+    this.pos += 2;
     this.flush(0);
     return this.chunks;
   }
@@ -104,6 +111,7 @@ export class BinaryChunkBuilder {
   private flush(next: number): void {
     if (this.pos > 0) this.chunks.push(this.buf.subarray(0, this.pos));
     this.buf = next > 0 ? Buffer.allocUnsafe(Math.max(BINARY_CHUNK_BYTES, next)) : Buffer.alloc(0);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.pos = 0;
   }
 }
