@@ -37,6 +37,20 @@ function plainTimestamp(v: unknown): StatsMessage['ts'] | undefined {
 }
 
 /**
+ * The last timestamp seen and its value, shared by the messages that repeat it (collectors that
+ * align samples to their interval, as Telegraf does by default, send runs of the same ts): no Date,
+ * strings or object made again. A message's ts is never modified after decoding.
+ */
+let lastTs: { v: unknown; ts: StatsMessage['ts'] | undefined } = { v: undefined, ts: undefined };
+
+function timestampOf(v: unknown): StatsMessage['ts'] | undefined {
+  if (Object.is(v, lastTs.v)) return lastTs.ts;
+  const ts = plainTimestamp(v);
+  if (ts !== undefined) lastTs = { v, ts };
+  return ts;
+}
+
+/**
  * `json` (a parsed object whose `v` is 1) as the schema's output, when it is plainly valid;
  * undefined when the schema must decide.
  */
@@ -44,7 +58,7 @@ export function fastStats(json: Record<string, unknown>): StatsMessage | undefin
   const { app, container_id: containerId, replica_index: replica, labels } = json;
   if (!plainString(app, STATS_LIMITS.app) || !plainString(containerId, STATS_LIMITS.containerId)) return undefined;
   if (replica !== undefined && !(Number.isInteger(replica) && (replica as number) >= 0 && (replica as number) <= 2147483647)) return undefined;
-  const ts = plainTimestamp(json.ts);
+  const ts = timestampOf(json.ts);
   if (ts === undefined) return undefined;
   // The schema's output order: v, app, container_id, replica_index, ts, the metric fields, labels.
   const out: Record<string, unknown> = { v: 1, app, container_id: containerId };

@@ -130,3 +130,16 @@ test('a message the fast path leaves to the schema is still decoded, or refused 
   assert.ok(!late.ok, 'the fast path still applies the clock-skew bound');
   assert.equal(late.error.code, 'E_OUT_OF_RANGE');
 });
+
+test('a repeated timestamp is decoded once and shared; the next different one gets its own value', () => {
+  const at = (ts: unknown) => fastStats({ v: 1, app: 'a', container_id: 'c', ts, rps: 1 })?.ts;
+  const a = at(NOW);
+  const b = at(NOW);
+  assert.equal(a, b, 'the same object for the same ts in a row');
+  assert.deepStrictEqual(a, { ms: NOW, iso: new Date(NOW).toISOString().replace('Z', '000Z') });
+  assert.deepStrictEqual(at(NOW + 1), { ms: NOW + 1, iso: new Date(NOW + 1).toISOString().replace('Z', '000Z') });
+  assert.equal(at(-1), undefined, 'an invalid ts is never cached as valid');
+  assert.equal(at(-1), undefined);
+  assert.ok(Object.is(at(0)!.ms, 0) && Object.is(at(-0)!.ms, -0), '0 and -0 are told apart, as the schema tells them');
+  assert.deepStrictEqual(at('2026-12-02T10:00:00.5Z'), { ms: Date.UTC(2026, 11, 2, 10, 0, 0, 500), iso: '2026-12-02T10:00:00.500000Z' });
+});
