@@ -16,10 +16,10 @@ const codePoints = (s: string) => {
   for (const _ of s) n++;
   return n;
 };
-const noNul = (s: string) => !s.includes('\u0000');
+export const noNul = (s: string) => !s.includes('\u0000');
 /** A lone UTF-16 surrogate (from a JSON "\ud800" escape) has no UTF-8 form: PostgreSQL would get U+FFFD. */
 // String.prototype.isWellFormed (ES2024, in V8 since Node 20) scans once; TypeScript's lib here predates it.
-const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
+export const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
 const NUL_MESSAGE = 'contains a NUL character (U+0000), which PostgreSQL text cannot store';
 const SURROGATE_MESSAGE = 'contains a lone UTF-16 surrogate, which has no UTF-8 form';
@@ -115,17 +115,19 @@ export type Timestamp = z.output<typeof timestamp>;
 
 /** A REAL column's rules, each reporting its own issue; `extra` are the field's own bounds. */
 type NumberRule = Rule<number>;
+/** A non-zero number that rounds to 0 as a REAL, e.g. 1e-50: PostgreSQL refuses it (22003). */
+export const underflowsReal = (n: number) => n !== 0 && Math.fround(n) === 0;
 const REAL_RULES: NumberRule[] = [
   { fails: (n) => !Number.isFinite(n), message: 'must be a finite number' },
   { fails: (n) => !(Math.abs(n) <= FLOAT4_MAX), message: 'is outside the range of REAL', params: { range: true } },
-  // PostgreSQL refuses a REAL that underflows to 0 (22003), e.g. 1e-50.
-  { fails: (n) => !(n === 0 || Math.fround(n) !== 0), message: 'is too small in magnitude for REAL (it would round to 0)', params: { range: true } },
+  { fails: underflowsReal, message: 'is too small in magnitude for REAL (it would round to 0)', params: { range: true } },
 ];
 const real = (extra: NumberRule[] = []) => withRules(z.number(), [...REAL_RULES, ...extra]);
 const NON_NEGATIVE: NumberRule = { fails: (n) => !(n >= 0), message: 'must be >= 0', params: { range: true } };
 const nonNegative = real([NON_NEGATIVE]);
-const int32 = z.number().int().min(-2147483648).max(2147483647);
-const nonNegInt = z.number().int().min(0).max(2147483647);
+export const INT32_MAX = 2147483647;
+const int32 = z.number().int().min(-INT32_MAX - 1).max(INT32_MAX);
+const nonNegInt = z.number().int().min(0).max(INT32_MAX);
 
 function depth(value: unknown): number {
   let max = 0;

@@ -4,19 +4,22 @@
 // It only ever says "valid, and here is the value": anything it is not sure of (a wrong type, an
 // edge of a rule, a "__proto__" label) returns undefined, and the schema decides and words the
 // rejection. test/ingest/decode/fast-stats.test.ts checks both agree on generated and hostile input.
-import { FLOAT4_MAX, MAX_EPOCH_MS, METRIC_MAX, METRIC_TYPES, RFC3339, STATS_LIMITS, fromEpochMs, fromRfc3339, type StatsMessage } from '../contract.ts';
+import {
+  FLOAT4_MAX, INT32_MAX, MAX_EPOCH_MS, METRIC_MAX, METRIC_TYPES, RFC3339, STATS_LIMITS, fromEpochMs, fromRfc3339, noNul, underflowsReal, wellFormed,
+  type MetricType, type StatsMessage,
+} from '../contract.ts';
 
 /** A varchar(max) the schema accepts: 1..max UTF-16 units (so at most max code points), no NUL, well-formed. */
 function plainString(s: unknown, max: number, min = 1): s is string {
-  return typeof s === 'string' && s.length >= min && s.length <= max && !s.includes('\u0000') && (s as string & { isWellFormed(): boolean }).isWellFormed();
+  return typeof s === 'string' && s.length >= min && s.length <= max && noNul(s) && wellFormed(s);
 }
 
 /** A REAL field the schema accepts: a finite number in 0..max that does not underflow to 0 as a REAL. */
 function plainReal(n: unknown, max: number): n is number {
-  return typeof n === 'number' && n >= 0 && n <= max && (n === 0 || Math.fround(n) !== 0);
+  return typeof n === 'number' && n >= 0 && n <= max && !underflowsReal(n);
 }
 
-const MAX_OF = Object.fromEntries(METRIC_TYPES.map((t) => [t, (METRIC_MAX as Partial<Record<string, number>>)[t] ?? FLOAT4_MAX])) as Record<(typeof METRIC_TYPES)[number], number>;
+const MAX_OF = { ...Object.fromEntries(METRIC_TYPES.map((t) => [t, FLOAT4_MAX])), ...METRIC_MAX } as Record<MetricType, number>;
 
 /** Labels the schema accepts, kept as they were parsed (own keys only; "__proto__" goes to the schema). */
 function plainLabels(o: unknown): o is Record<string, string> {
@@ -57,7 +60,7 @@ function timestampOf(v: unknown): StatsMessage['ts'] | undefined {
 export function fastStats(json: Record<string, unknown>): StatsMessage | undefined {
   const { app, container_id: containerId, replica_index: replica, labels } = json;
   if (!plainString(app, STATS_LIMITS.app) || !plainString(containerId, STATS_LIMITS.containerId)) return undefined;
-  if (replica !== undefined && !(Number.isInteger(replica) && (replica as number) >= 0 && (replica as number) <= 2147483647)) return undefined;
+  if (replica !== undefined && !(Number.isInteger(replica) && (replica as number) >= 0 && (replica as number) <= INT32_MAX)) return undefined;
   const ts = timestampOf(json.ts);
   if (ts === undefined) return undefined;
   // The schema's output order: v, app, container_id, replica_index, ts, the metric fields, labels.
