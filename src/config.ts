@@ -95,6 +95,8 @@ export const envSchema = z.object({
   RETENTION_METRICS_INSTANCE_DAYS: int(1, 3650).default(7),
   RETENTION_METRICS_APP_DAYS: int(1, 3650).default(30),
   RETENTION_STOPPED_INSTANCES_DAYS: int(1, 3650).default(7),
+  RETENTION_JOB_RUNS_DAYS: int(1, 3650).default(30),
+  RETENTION_DEAD_LETTERS_DAYS: int(1, 3650).default(30),
   ARCHIVE_BEFORE_DROP: bool.default(false),
   PARTITIONS_AHEAD_DAYS: int(1, 90).default(3),
   ROLLUP_GRACE_MINUTES: int(0, 10080).default(0),
@@ -158,7 +160,17 @@ export interface Config {
   /** synchronous_commit of the ingest transactions (rows, dead letters and stored offset together). */
   ingestSynchronousCommit: 'off' | 'local' | 'remote_write' | 'on' | 'remote_apply';
   shutdownTimeoutMs: number;
-  retention: { eventsDays: number; metricsInstanceDays: number; metricsAppDays: number; stoppedInstancesDays: number; archiveBeforeDrop: boolean };
+  retention: {
+    eventsDays: number;
+    metricsInstanceDays: number;
+    metricsAppDays: number;
+    stoppedInstancesDays: number;
+    /** Finished job_runs rows older than this are deleted (each job's newest finished run is kept). */
+    jobRunsDays: number;
+    /** ingest_dead_letters records older than this are deleted. */
+    deadLettersDays: number;
+    archiveBeforeDrop: boolean;
+  };
   partitionsAheadDays: number;
   rollupGraceMinutes: number;
   rollupMirrorAppMetrics: boolean;
@@ -331,6 +343,8 @@ function fromEnv(e: Env): Config {
       metricsInstanceDays: e.RETENTION_METRICS_INSTANCE_DAYS,
       metricsAppDays: e.RETENTION_METRICS_APP_DAYS,
       stoppedInstancesDays: e.RETENTION_STOPPED_INSTANCES_DAYS,
+      jobRunsDays: e.RETENTION_JOB_RUNS_DAYS,
+      deadLettersDays: e.RETENTION_DEAD_LETTERS_DAYS,
       archiveBeforeDrop: e.ARCHIVE_BEFORE_DROP,
     },
     partitionsAheadDays: e.PARTITIONS_AHEAD_DAYS,

@@ -61,6 +61,8 @@ const DEFAULTS: Record<string, string> = {
   RETENTION_METRICS_INSTANCE_DAYS: '7',
   RETENTION_METRICS_APP_DAYS: '30',
   RETENTION_STOPPED_INSTANCES_DAYS: '7',
+  RETENTION_JOB_RUNS_DAYS: '30',
+  RETENTION_DEAD_LETTERS_DAYS: '30',
   ARCHIVE_BEFORE_DROP: 'false',
   PARTITIONS_AHEAD_DAYS: '3',
   ROLLUP_GRACE_MINUTES: '0',
@@ -119,6 +121,8 @@ const BAD: [variable: string, value: string, reason: RegExp][] = [
   ['RETENTION_METRICS_INSTANCE_DAYS', 'seven', /expected number/],
   ['RETENTION_METRICS_APP_DAYS', '3651', /<=3650/],
   ['RETENTION_STOPPED_INSTANCES_DAYS', '0', />=1/],
+  ['RETENTION_JOB_RUNS_DAYS', '0', />=1/],
+  ['RETENTION_DEAD_LETTERS_DAYS', '1.5', /expected int/],
   ['ARCHIVE_BEFORE_DROP', 'perhaps', /expected one of/],
   ['PARTITIONS_AHEAD_DAYS', '91', /<=90/],
   ['ROLLUP_GRACE_MINUTES', '-1', />=0/],
@@ -164,7 +168,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.deepEqual(c.http, { port: 9464, host: '0.0.0.0', adminToken: undefined });
   assert.deepEqual(c.batch, { maxMessages: 2500, maxBytes: 2097152, maxWaitMs: 50, fetchMinBytes: 1, partitionsConcurrency: 2, messageMaxBytes: 1048576, decompressedMaxBytes: 33554432, dlqValueMaxBytes: 1000000 });
   assert.deepEqual(c.placeholderApps, { max: 1000, ttlHours: 24 });
-  assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, archiveBeforeDrop: false });
+  assert.deepEqual(c.retention, { eventsDays: 30, metricsInstanceDays: 7, metricsAppDays: 30, stoppedInstancesDays: 7, jobRunsDays: 30, deadLettersDays: 30, archiveBeforeDrop: false });
   assert.equal(c.partitionsAheadDays, 3);
   assert.equal(c.ingestSynchronousCommit, 'off');
   assert.equal(c.scheduler.enabled, true);

@@ -6,12 +6,17 @@
 // ARCHIVE_BEFORE_DROP it is archived instead (src/archive/partition.ts). Event days are summarised
 // into events_compressed first. Stopped instances older than RETENTION_STOPPED_INSTANCES_DAYS (a small
 // table) are deleted, and so are placeholder applications never registered (PLACEHOLDER_APPS_TTL_HOURS).
+// The worker's own history is kept bounded too: finished job_runs older than RETENTION_JOB_RUNS_DAYS
+// (each job's newest finished run stays) and ingest_dead_letters records older than
+// RETENTION_DEAD_LETTERS_DAYS.
 import { z } from 'zod';
 import { summariseEventsDay } from '../archive/event-summaries.ts';
 import { archivePartition } from '../archive/partition.ts';
+import { deleteOldDeadLetterRecords } from '../ingest/dead-letters/dead-letters.ts';
 import { expirePlaceholderApps } from '../ingest/write/placeholder-apps.ts';
 import { archiveTargets, detachAndDrop, dropEmptyMetricDays, expiredRollupDays } from '../partitions/index.ts';
 import { checkAborted, defineJob } from './job.ts';
+import { deleteOldRuns } from './runs.ts';
 
 export const retentionJob = defineJob({
   name: 'retention',
@@ -44,6 +49,18 @@ export const retentionJob = defineJob({
     );
     const instances = rowCount ?? 0;
     const placeholderApps = await expirePlaceholderApps(pool, config.placeholderApps.ttlHours);
-    return { rowsAffected: dropped.length + instances + placeholderApps, details: { dropped, emptyMetricDays: emptyDays, stoppedInstancesDeleted: instances, placeholderAppsExpired: placeholderApps } };
+    const jobRuns = await deleteOldRuns(pool, r.jobRunsDays);
+    const deadLetters = await deleteOldDeadLetterRecords(pool, r.deadLettersDays);
+    return {
+      rowsAffected: dropped.length + instances + placeholderApps + jobRuns + deadLetters,
+      details: {
+        dropped,
+        emptyMetricDays: emptyDays,
+        stoppedInstancesDeleted: instances,
+        placeholderAppsExpired: placeholderApps,
+        jobRunsDeleted: jobRuns,
+        deadLetterRecordsDeleted: deadLetters,
+      },
+    };
   },
 });

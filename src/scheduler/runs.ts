@@ -113,6 +113,20 @@ export async function queueRetry(db: Pool, run: JobRun, delayMs: number): Promis
   return rows[0]?.id;
 }
 
+/**
+ * Deletes finished runs that ended more than `days` ago, always keeping each job's newest finished
+ * run (so a monthly job still shows its last outcome). Queued and running rows are never touched.
+ */
+export async function deleteOldRuns(db: Pool, days: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM job_runs r
+      WHERE r.status IN ('succeeded', 'failed') AND r.finished_at < now() - make_interval(days => $1)
+        AND r.id <> (SELECT max(l.id) FROM job_runs l WHERE l.job = r.job AND l.status IN ('succeeded', 'failed'))`,
+    [days],
+  );
+  return rowCount ?? 0;
+}
+
 /** Running rows with a stale heartbeat (candidates for recovery). */
 export async function staleRunning(db: Pool, staleMs: number): Promise<string[]> {
   const { rows } = await db.query<{ job: string }>(

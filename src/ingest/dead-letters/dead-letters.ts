@@ -2,7 +2,7 @@
 // acknowledged) before its offset passes, recorded in ingest_dead_letters in the transaction that
 // passes it, and counted once that transaction has committed.
 import type { Metrics } from '../../metrics.ts';
-import type { PoolClient } from '../../db/pool.ts';
+import type { Pool, PoolClient } from '../../db/pool.ts';
 import type { Producer } from '../../kafka/client.ts';
 import type { Chunk } from '../chunk/chunk.ts';
 import type { Item } from '../chunk/item.ts';
@@ -52,6 +52,15 @@ export class DeadLetters {
     }
     return n;
   }
+}
+
+/**
+ * Deletes the ingest_dead_letters records of dead letters older than `days` (the retention job). The
+ * DLQ topic keeps the messages themselves for its own retention.
+ */
+export async function deleteOldDeadLetterRecords(db: Pool, days: number): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM ingest_dead_letters WHERE dead_at < now() - make_interval(days => $1)`, [days]);
+  return rowCount ?? 0;
 }
 
 /** The dead letter of a rejected item: its original bytes and headers, where it came from and why. */
