@@ -879,3 +879,15 @@ test('an applied migration that was edited afterwards is refused, and nothing ne
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('every foreign key leads an index on its referencing table, so deleting a referenced row looks it up instead of scanning', async () => {
+  const { rows } = await db.pool.query<{ fk: string; indexed: boolean }>(`
+    SELECT c.conrelid::regclass || '.' || c.conname AS fk,
+           EXISTS (SELECT 1 FROM pg_index i
+                    WHERE i.indrelid = c.conrelid AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] = c.conkey) AS indexed
+      FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+     WHERE c.contype = 'f' AND NOT t.relispartition
+     ORDER BY 1`);
+  assert.ok(rows.some((r) => r.fk === 'job_runs.job_runs_retry_of_fkey'), 'the self-reference of job_runs is among them');
+  assert.deepEqual(rows.filter((r) => !r.indexed).map((r) => r.fk), []);
+});
